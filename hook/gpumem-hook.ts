@@ -1,0 +1,20 @@
+/** gpumem-hook prestart|poststop: the OCI hook runc runs, with the container's state on stdin. */
+import { readFileSync } from 'node:fs';
+import { parseOciState } from '../lib/hook/oci-state.js';
+import { poststop } from '../lib/hook/poststop.js';
+import { prestart } from '../lib/hook/prestart.js';
+import { log } from '../lib/log.js';
+
+const stages = { prestart, poststop } as const;
+const stage = process.argv[2];
+try {
+  if (stage !== 'prestart' && stage !== 'poststop') {
+    throw new Error(`gpumem-hook: unknown stage "${stage ?? ''}"; accepted: prestart, poststop`);
+  }
+  stages[stage](parseOciState(readFileSync(0, 'utf8')));
+} catch (e) {
+  const message = (e as Error).message;
+  log().error({ stage }, message);
+  process.stderr.write(message + '\n');
+  process.exit(1);
+}

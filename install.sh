@@ -1,0 +1,153 @@
+#!/bin/sh
+# install.sh: install gpumem on this host (once per host, as root) and register it with Docker.
+#   sudo ./install.sh [--prefix DIR] [--default] [--daemon-json FILE] [--dockerd-pidfile FILE]
+#   sudo ./install.sh --uninstall [--prefix DIR] [--dockerd-pidfile FILE]
+set -eu
+
+PREFIX=/usr/local
+DAEMON_JSON=/etc/docker/daemon.json
+PIDFILE=/var/run/docker.pid
+DEFAULT=0
+UNINSTALL=0
+
+usage() {
+  cat <<USAGE
+Usage: sudo ./install.sh [OPTIONS]
+
+Builds gpumem, installs it under PREFIX/lib/gpumem (commands in PREFIX/bin) and registers the
+Docker runtime "gpumem" in daemon.json (merged: other keys kept, a backup written, atomic).
+
+Options:
+  --prefix DIR            install under DIR (default /usr/local)
+  --default               also make gpumem dockerd's default runtime
+  --daemon-json FILE      daemon.json to edit (default /etc/docker/daemon.json)
+  --dockerd-pidfile FILE  dockerd to reload with SIGHUP (default /var/run/docker.pid)
+  --uninstall             reverse everything: daemon.json back as it was, files removed
+  -h, --help              show this help
+USAGE
+}
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; PREFIX=$2; shift ;;
+    --prefix=*) PREFIX=${1#*=} ;;
+    --daemon-json) [ $# -ge 2 ] || die "--daemon-json needs a file"; DAEMON_JSON=$2; shift ;;
+    --daemon-json=*) DAEMON_JSON=${1#*=} ;;
+    --dockerd-pidfile) [ $# -ge 2 ] || die "--dockerd-pidfile needs a file"; PIDFILE=$2; shift ;;
+    --dockerd-pidfile=*) PIDFILE=${1#*=} ;;
+    --default) DEFAULT=1 ;;
+    --uninstall) UNINSTALL=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown option '$1'; see ./install.sh --help" ;;
+  esac
+  shift
+done
+
+case "$PREFIX" in /*) ;; *) die "--prefix must be an absolute path, got '$PREFIX'" ;; esac
+PREFIX=${PREFIX%/}
+APP=$PREFIX/lib/gpumem
+RECORD=$APP/install-record.json
+SRC=$(cd "$(dirname "$0")" && pwd)
+
+STEP=0
+step() { STEP=$((STEP + 1)); printf '[%d/%d] %s\n' "$STEP" "$STEPS" "$*"; }
+
+reload_dockerd() {
+  pid=
+  [ -s "$PIDFILE" ] && pid=$(cat "$PIDFILE")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -HUP "$pid"
+    echo "      reloaded dockerd (pid $pid)"
+    # dockerd reloads asynchronously; wait until it lists the change so the next docker run sees it.
+    if command -v docker >/dev/null 2>&1; then
+      i=0
+      while [ $i -lt 50 ]; do
+        has=0
+        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"gpumem"' && has=1
+        [ "$has" = "$1" ] && return 0
+        sleep 0.2
+        i=$((i + 1))
+      done
+      echo "      warning: dockerd did not confirm the reload; check 'docker info'" >&2
+    fi
+  else
+    echo "      dockerd is not running (no live pid in $PIDFILE); it reads $DAEMON_JSON when it starts"
+  fi
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  [ -d "$APP" ] || die "gpumem is not installed under $PREFIX (no $APP)"
+  STEPS=3
+  step "unregistering the runtime from daemon.json"
+  if [ -f "$RECORD" ]; then
+    "$APP/bin/gpumem" daemon-json unregister --record "$RECORD"
+  else
+    echo "      no install record; daemon.json left as it is"
+  fi
+  step "reloading dockerd"
+  reload_dockerd 0
+  step "removing $APP"
+  for b in gpumem gpumem-runtime gpumem-hook; do
+    [ -L "$PREFIX/bin/$b" ] && rm -f "$PREFIX/bin/$b"
+  done
+  rm -rf "$APP"
+  echo "gpumem uninstalled"
+  exit 0
+fi
+
+STEPS=6
+step "checking tools"
+NODE=$(command -v node) || die "node (>= 20) is required; install Node.js 20 or later"
+"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || die "node >= 20 is required; $NODE is $("$NODE" --version)"
+command -v npm >/dev/null || die "npm is required (it comes with Node.js)"
+command -v make >/dev/null || die "make is required (apt-get install make)"
+command -v cc >/dev/null || die "a C compiler is required (apt-get install gcc)"
+RUNC=$(command -v runc) || die "runc is required as the lower runtime (apt-get install runc)"
+
+step "installing npm packages"
+cd "$SRC"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "building"
+npm run --silent build
+
+step "staging $APP"
+STAGE=$APP.new.$$
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE/bin" "$STAGE/share" "$STAGE/native/build" "$PREFIX/bin"
+cp package.json package-lock.json "$STAGE/"
+cp -R dist "$STAGE/dist"
+cp native/build/libgpumem.so native/build/libgpumem-host.so "$STAGE/native/build/"
+cp -R node_modules "$STAGE/node_modules"
+(cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+[ -f "$RECORD" ] && cp "$RECORD" "$STAGE/install-record.json"
+echo /usr/local/lib/gpumem/libgpumem.so >"$STAGE/share/ld.so.preload"
+for b in gpumem gpumem-hook; do
+  printf '#!/bin/sh\nexec %s %s/dist/hook/%s.js "$@"\n' "'$NODE'" "'$APP'" "$b" >"$STAGE/bin/$b"
+done
+
+step "registering the runtime in $DAEMON_JSON"
+mkdir -p "$(dirname "$DAEMON_JSON")"
+LOWER=$("$NODE" "$STAGE/dist/hook/gpumem.js" daemon-json register --file "$DAEMON_JSON" \
+  --runtime-path "$PREFIX/bin/gpumem-runtime" --record "$STAGE/install-record.json" \
+  $([ "$DEFAULT" = 1 ] && echo --default))
+[ -n "$LOWER" ] || LOWER=$RUNC
+sed -e "s|@NODE@|$NODE|" -e "s|@APP@|$APP|" -e "s|@LOWER@|$LOWER|" hook/gpumem-runtime.sh >"$STAGE/bin/gpumem-runtime"
+chmod 755 "$STAGE"/bin/*
+rm -rf "$APP.old"
+[ -d "$APP" ] && mv "$APP" "$APP.old"
+mv "$STAGE" "$APP"
+trap - EXIT
+rm -rf "$APP.old"
+for b in gpumem gpumem-runtime gpumem-hook; do ln -sf "$APP/bin/$b" "$PREFIX/bin/$b"; done
+mkdir -p /run/gpumem
+echo "      runtime gpumem -> $PREFIX/bin/gpumem-runtime (lower runtime $LOWER)"
+
+step "reloading dockerd"
+reload_dockerd 1
+echo "gpumem installed. Try: docker run --runtime gpumem --annotation gpumem.io/limit=8g ..."

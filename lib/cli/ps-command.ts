@@ -1,0 +1,76 @@
+/** `gpumem ps`: the containers gpumem limits on this host, their budgets and what they use now. */
+import { readdirSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { accountingUsage, readConfig } from '../ffi/native.js';
+import { stateDir } from '../state.js';
+import { stateRoot } from '../paths.js';
+import { formatBytes, formatJsonLines, formatTable } from './table.js';
+
+interface PsRow {
+  container: string;
+  gpu: string;
+  limit: number | null;
+  used: number;
+  processes: number;
+  error?: string;
+}
+
+function rows(): PsRow[] {
+  let ids: string[];
+  try {
+    ids = readdirSync(stateRoot(), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  } catch {
+    return [];
+  }
+  const out: PsRow[] = [];
+  for (const id of ids) {
+    const dir = stateDir(id);
+    try {
+      const config = readConfig(dir.configFile);
+      const usage = accountingUsage(dir.accountingFile);
+      const gpus = new Set([...config.perGpu.keys(), ...usage.usedPerGpu.keys()]);
+      if (gpus.size === 0) gpus.add(-1);
+      for (const g of [...gpus].sort((a, b) => a - b)) {
+        out.push({
+          container: id,
+          gpu: g < 0 ? 'all' : String(g),
+          limit: (g >= 0 ? config.perGpu.get(g) : undefined) ?? config.all ?? null,
+          used: g < 0 ? 0 : (usage.usedPerGpu.get(g) ?? 0),
+          processes: usage.processes,
+        });
+      }
+    } catch (e) {
+      // A container can scribble on its region: report it, keep listing the others.
+      out.push({ container: id, gpu: '-', limit: null, used: 0, processes: 0, error: (e as Error).message });
+    }
+  }
+  return out;
+}
+
+export function psCommand(y: Argv): Argv {
+  return y.command(
+    'ps',
+    'list the containers gpumem limits, with their GPU memory budget and use',
+    (c) => c.option('format', { choices: ['table', 'json'] as const, default: 'table' as const }),
+    (a) => {
+      const r = rows();
+      if (a.format === 'json') {
+        process.stdout.write(formatJsonLines(r));
+        return;
+      }
+      process.stdout.write(
+        formatTable(
+          ['container id', 'gpu', 'limit', 'used', 'processes', 'status'],
+          r.map((x) => ({
+            'container id': x.container.slice(0, 12),
+            gpu: x.gpu,
+            limit: x.limit === null ? '-' : formatBytes(x.limit),
+            used: formatBytes(x.used),
+            processes: x.processes,
+            status: x.error ?? 'ok',
+          })),
+        ),
+      );
+    },
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * The one place TypeScript reaches C: libgpumem-host.so, which defines the size grammar, the
+ * interposer's config file and the accounting region (native/include/gpumem_host.h).
+ * Kept behind this module so the FFI library could be swapped.
+ */
+import ffi from '@2060.io/ffi-napi';
+import { hostLibraryPath } from '../paths.js';
+
+/** Most GPUs a config or region describes (GPUMEM_MAX_GPUS in C). */
+export const MAX_GPUS = 64;
+const ERR_LEN = 512;
+
+type Host = {
+  gpumem_parse_size: (text: string, out: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
+  gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
+  gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
+  gpumem_accounting_usage: (path: string, used: Buffer, n: number, live: Buffer, err: Buffer, errlen: number) => number;
+};
+
+let host: Host | undefined;
+
+function lib(): Host {
+  if (host) return host;
+  const path = hostLibraryPath();
+  try {
+    // uint64 values travel in Buffers: ffi's uint64 would round past 2^53.
+    host = ffi.Library(path, {
+      gpumem_parse_size: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
+      gpumem_accounting_usage: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
+    }) as unknown as Host;
+  } catch (e) {
+    throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
+  }
+  return host;
+}
+
+/** A failure the C side described in one line. */
+export class NativeError extends Error {}
+
+function check(rc: number, err: Buffer): void {
+  if (rc !== 0) {
+    const end = err.indexOf(0);
+    throw new NativeError(err.toString('utf8', 0, end < 0 ? err.length : end) || 'gpumem: native call failed');
+  }
+}
+
+/** Bytes for a size in `docker run --memory` grammar ("8g", "512MiB"); throws NativeError. */
+export function parseSize(text: string): number {
+  const out = Buffer.alloc(8);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_parse_size(text, out, err, ERR_LEN), err);
+  return Number(out.readBigUInt64LE());
+}
+
+/** Budgets for the interposer: `all` for every GPU, `perGpu[i]` for the container's GPU i. */
+export interface InterposerConfig {
+  all?: number;
+  perGpu: Map<number, number>;
+}
+
+function perGpuBuffer(perGpu: Map<number, number>): Buffer {
+  const buf = Buffer.alloc(8 * MAX_GPUS);
+  for (const [i, bytes] of perGpu) {
+    if (i < 0 || i >= MAX_GPUS) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${MAX_GPUS - 1}`);
+    buf.writeBigUInt64LE(BigInt(bytes), 8 * i);
+  }
+  return buf;
+}
+
+/** Writes the interposer's config atomically (temp file + rename). */
+export function writeConfig(path: string, config: InterposerConfig): void {
+  const err = Buffer.alloc(ERR_LEN);
+  // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
+  const all = BigInt(config.all ?? 0).toString();
+  check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), MAX_GPUS, err, ERR_LEN), err);
+}
+
+/** Reads and validates an interposer config. */
+export function readConfig(path: string): InterposerConfig {
+  const all = Buffer.alloc(8);
+  const per = Buffer.alloc(8 * MAX_GPUS);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_config_read(path, all, per, MAX_GPUS, err, ERR_LEN), err);
+  const perGpu = new Map<number, number>();
+  for (let i = 0; i < MAX_GPUS; i++) {
+    const v = Number(per.readBigUInt64LE(8 * i));
+    if (v > 0) perGpu.set(i, v);
+  }
+  const a = Number(all.readBigUInt64LE());
+  return a > 0 ? { all: a, perGpu } : { perGpu };
+}
+
+/** Creates a container's accounting region (shared by its processes). */
+export function createAccounting(path: string): void {
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_accounting_create(path, err, ERR_LEN), err);
+}
+
+export interface Usage {
+  /** Bytes charged per GPU index, for indexes with a charge. */
+  usedPerGpu: Map<number, number>;
+  /** Processes holding a slot in the region. */
+  processes: number;
+}
+
+/** Reads a region a container may have scribbled on: validated in C, never trusted. */
+export function accountingUsage(path: string): Usage {
+  const used = Buffer.alloc(8 * MAX_GPUS);
+  const live = Buffer.alloc(4);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_accounting_usage(path, used, MAX_GPUS, live, err, ERR_LEN), err);
+  const usedPerGpu = new Map<number, number>();
+  for (let i = 0; i < MAX_GPUS; i++) {
+    const v = Number(used.readBigUInt64LE(8 * i));
+    if (v > 0) usedPerGpu.set(i, v);
+  }
+  return { usedPerGpu, processes: live.readInt32LE() };
+}

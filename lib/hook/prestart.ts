@@ -1,0 +1,28 @@
+/** prestart: compute the container's budget and write the interposer's config and accounting region. */
+import { createAccounting, writeConfig, parseSize } from '../ffi/native.js';
+import { envRecord, limitRequest } from '../budget/request.js';
+import { resolveBudget } from '../budget/resolve.js';
+import { loadSpec } from '../oci/spec.js';
+import { removeStateDir, stateDir } from '../state.js';
+import { log } from '../log.js';
+import type { OciState } from './oci-state.js';
+
+export function prestart(state: OciState): void {
+  const dir = stateDir(state.id);
+  try {
+    const spec = loadSpec(state.bundle);
+    const request = limitRequest(state.annotations ?? spec.annotations ?? {}, envRecord(spec.process?.env), parseSize);
+    if (!request) throw new Error('gpumem-hook: the container asks for no limit, but the shim prepared it for one');
+    const config = resolveBudget(request, undefined);
+    createAccounting(dir.accountingFile);
+    writeConfig(dir.configFile, config);
+    log().info(
+      { container: state.id, source: request.source, limit: config.all, perGpu: Object.fromEntries(config.perGpu) },
+      'budget set',
+    );
+  } catch (e) {
+    // runc aborts the start; leave nothing behind.
+    removeStateDir(dir);
+    throw e;
+  }
+}

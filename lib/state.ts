@@ -1,0 +1,47 @@
+/** Each container's host-side state directory: its interposer config (mounted read-only) and its shared accounting region. */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateRoot } from './paths.js';
+
+// runc's own rule for ids; it also keeps an id from naming a path outside the state root.
+const ID = /^[\w+\-.]+$/;
+
+export interface StateDir {
+  root: string;
+  /** Mounted read-only at /run/gpumem/config; holds gpumem.conf. */
+  configDir: string;
+  configFile: string;
+  /** Mounted read-write at /run/gpumem/shared; holds the accounting region. */
+  sharedDir: string;
+  accountingFile: string;
+}
+
+export function stateDir(containerId: string): StateDir {
+  if (!ID.test(containerId) || containerId === '.' || containerId === '..') {
+    throw new Error(`gpumem: container id "${containerId}" is not a valid runc id`);
+  }
+  const root = join(stateRoot(), containerId);
+  const configDir = join(root, 'config');
+  const sharedDir = join(root, 'shared');
+  return {
+    root,
+    configDir,
+    configFile: join(configDir, 'gpumem.conf'),
+    sharedDir,
+    accountingFile: join(sharedDir, 'accounting'),
+  };
+}
+
+/** Creates the empty directories runc bind-mounts; the prestart hook fills them. */
+export function createStateDir(dir: StateDir): void {
+  mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
+  // runc ids are unique among live containers: anything here is a crashed run's leftover.
+  rmSync(dir.root, { recursive: true, force: true });
+  mkdirSync(dir.root, { mode: 0o755 });
+  mkdirSync(dir.configDir, { mode: 0o755 });
+  mkdirSync(dir.sharedDir, { mode: 0o755 });
+}
+
+export function removeStateDir(dir: StateDir): void {
+  rmSync(dir.root, { recursive: true, force: true });
+}

@@ -13,7 +13,9 @@ export interface LimitRequest {
 }
 
 /** Bad input from the container's spec; the message is the one line `docker run` shows. */
-export class LimitError extends Error {}
+export class LimitError extends Error {
+  override name = 'LimitError';
+}
 
 export const ANNOTATION_PREFIX = 'gpumem.io/';
 const ANNOTATION_LIMIT = 'gpumem.io/limit';

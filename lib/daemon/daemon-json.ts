@@ -5,7 +5,9 @@ export const RUNTIME_NAME = 'gpumem';
 export type DaemonJson = Record<string, unknown>;
 
 /** daemon.json that gpumem refuses to edit; the file is left as it was. */
-export class DaemonJsonError extends Error {}
+export class DaemonJsonError extends Error {
+  override name = 'DaemonJsonError';
+}
 
 /** Parses daemon.json text strictly, as dockerd does; an empty or missing file is `{}`. */
 export function parseDaemonJson(text: string | undefined, path: string): DaemonJson {

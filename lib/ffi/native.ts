@@ -39,7 +39,9 @@ function lib(): Host {
 }
 
 /** A failure the C side described in one line. */
-export class NativeError extends Error {}
+export class NativeError extends Error {
+  override name = 'NativeError';
+}
 
 function check(rc: number, err: Buffer): void {
   if (rc !== 0) {

@@ -1,0 +1,302 @@
+/* A fake libcuda.so.1 that behaves like the real driver on the calls gpumem and its tests make,
+ * with fake device memory: addresses are handed out, nothing is allocated.
+ *
+ * FAKE_CUDA_DEVICE_MEM: size of each device (size grammar, default 16g).
+ * FAKE_CUDA_DEVICE_COUNT: number of devices (default 1, at most 64).
+ * FAKE_CUDA_PROC_NULL: a base name for which cuGetProcAddress succeeds with a NULL pointer, as
+ * the real driver may. Accounting is per process, as a real device's is per context. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/common/cuda.h"
+#include "../src/format/size.h"
+
+#define MAX_DEVICES 64
+#define ADDRESS_BASE 0x700000000000ULL
+#define ADDRESS_SPAN 0x10000000000ULL /* 1 TiB of fake address space per device */
+
+struct CUctx_st {
+  CUdevice dev;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int initialized, device_count;
+static uint64_t device_mem;
+static uint64_t used[MAX_DEVICES], next_offset[MAX_DEVICES];
+static struct CUctx_st primary[MAX_DEVICES];
+static __thread CUcontext current;
+
+struct allocation {
+  CUdeviceptr ptr;
+  uint64_t size;
+  CUdevice dev;
+};
+static struct allocation *allocs;
+static size_t nallocs, allocs_cap;
+
+CUresult cuInit(unsigned int flags)
+{
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  if (!initialized) {
+    const char *mem = getenv("FAKE_CUDA_DEVICE_MEM");
+    if (!mem || gpumem_size_parse(mem, &device_mem, NULL, 0)) device_mem = 16ULL << 30;
+    const char *count = getenv("FAKE_CUDA_DEVICE_COUNT");
+    device_count = count ? atoi(count) : 1;
+    if (device_count < 0) device_count = 0;
+    if (device_count > MAX_DEVICES) device_count = MAX_DEVICES;
+    for (int i = 0; i < MAX_DEVICES; i++) primary[i].dev = i;
+    initialized = 1;
+  }
+  pthread_mutex_unlock(&lock);
+  return device_count ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
+}
+
+static CUresult check_device(CUdevice dev)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  return dev >= 0 && dev < device_count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+CUresult cuDriverGetVersion(int *version)
+{
+  if (!version) return CUDA_ERROR_INVALID_VALUE;
+  *version = 13000;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *count)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!count) return CUDA_ERROR_INVALID_VALUE;
+  *count = device_count;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *dev, int ordinal)
+{
+  CUresult rc = check_device(ordinal);
+  if (rc) return rc;
+  if (!dev) return CUDA_ERROR_INVALID_VALUE;
+  *dev = ordinal;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
+{
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  snprintf(name, (size_t)len, "gpumem fake GPU %d", dev);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
+{
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+  *bytes = device_mem;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
+{
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  *ctx = &primary[dev];
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxCreate_v2(CUcontext *ctx, unsigned int flags, CUdevice dev)
+{
+  (void)flags;
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  CUcontext c = malloc(sizeof *c);
+  if (!c) return CUDA_ERROR_OUT_OF_MEMORY;
+  c->dev = dev;
+  *ctx = current = c;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext ctx)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  current = ctx;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *ctx)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  *ctx = current;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetDevice(CUdevice *dev)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (!dev) return CUDA_ERROR_INVALID_VALUE;
+  *dev = current->dev;
+  return CUDA_SUCCESS;
+}
+
+static CUresult allocate(CUdeviceptr *dptr, uint64_t bytes)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (!dptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  CUdevice dev = current->dev;
+  uint64_t rounded = (bytes + 511) & ~511ULL;
+  CUresult rc = CUDA_SUCCESS;
+  pthread_mutex_lock(&lock);
+  if (rounded > device_mem - used[dev] || next_offset[dev] + rounded > ADDRESS_SPAN) {
+    rc = CUDA_ERROR_OUT_OF_MEMORY;
+  } else if (nallocs == allocs_cap) {
+    size_t ncap = allocs_cap ? allocs_cap * 2 : 256;
+    struct allocation *n = realloc(allocs, ncap * sizeof *n);
+    if (!n) rc = CUDA_ERROR_OUT_OF_MEMORY;
+    else {
+      allocs = n;
+      allocs_cap = ncap;
+    }
+  }
+  if (rc == CUDA_SUCCESS) {
+    CUdeviceptr p = ADDRESS_BASE + (uint64_t)dev * ADDRESS_SPAN + next_offset[dev];
+    next_offset[dev] += rounded;
+    used[dev] += rounded;
+    allocs[nallocs++] = (struct allocation){p, rounded, dev};
+    *dptr = p;
+  }
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize) { return allocate(dptr, bytesize); }
+
+/* The pre-3.2 API with 32-bit pointers and sizes, still reachable by version. */
+CUresult cuMemAlloc(unsigned int *dptr, unsigned int bytesize)
+{
+  (void)dptr;
+  (void)bytesize;
+  return CUDA_ERROR_INVALID_VALUE; /* no 32-bit address space here */
+}
+
+CUresult cuMemFree_v2(CUdeviceptr dptr)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (dptr == 0) return CUDA_SUCCESS;
+  CUresult rc = CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  for (size_t i = nallocs; i-- > 0;) {
+    if (allocs[i].ptr == dptr) {
+      used[allocs[i].dev] -= allocs[i].size;
+      allocs[i] = allocs[--nallocs];
+      rc = CUDA_SUCCESS;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (!free_bytes || !total) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  *free_bytes = device_mem - used[current->dev];
+  *total = device_mem;
+  pthread_mutex_unlock(&lock);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name)
+{
+  static const struct { CUresult code; const char *name; } names[] = {
+    {CUDA_SUCCESS, "CUDA_SUCCESS"},
+    {CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE"},
+    {CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY"},
+    {CUDA_ERROR_NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED"},
+    {CUDA_ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE"},
+    {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE"},
+    {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT"},
+    {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND"},
+  };
+  if (!name) return CUDA_ERROR_INVALID_VALUE;
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (names[i].code == error) {
+      *name = names[i].name;
+      return CUDA_SUCCESS;
+    }
+  *name = NULL;
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
+CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
+                             CUdriverProcAddressQueryResult *symbolStatus);
+
+/* Base name -> versioned entry from a CUDA version on; rows of one base by ascending version. */
+static const struct {
+  const char *base;
+  int min_version;
+  void *fn;
+} entries[] = {
+  {"cuInit", 2000, (void *)cuInit},
+  {"cuDriverGetVersion", 2020, (void *)cuDriverGetVersion},
+  {"cuDeviceGetCount", 2000, (void *)cuDeviceGetCount},
+  {"cuDeviceGet", 2000, (void *)cuDeviceGet},
+  {"cuDeviceGetName", 2000, (void *)cuDeviceGetName},
+  {"cuDeviceTotalMem", 3020, (void *)cuDeviceTotalMem_v2},
+  {"cuDevicePrimaryCtxRetain", 7000, (void *)cuDevicePrimaryCtxRetain},
+  {"cuCtxCreate", 3020, (void *)cuCtxCreate_v2},
+  {"cuCtxSetCurrent", 4000, (void *)cuCtxSetCurrent},
+  {"cuCtxGetCurrent", 4000, (void *)cuCtxGetCurrent},
+  {"cuCtxGetDevice", 2000, (void *)cuCtxGetDevice},
+  {"cuMemAlloc", 2000, (void *)cuMemAlloc},
+  {"cuMemAlloc", 3020, (void *)cuMemAlloc_v2},
+  {"cuMemFree", 3020, (void *)cuMemFree_v2},
+  {"cuMemGetInfo", 3020, (void *)cuMemGetInfo_v2},
+  {"cuGetErrorName", 6000, (void *)cuGetErrorName},
+  {"cuGetProcAddress", 11030, (void *)cuGetProcAddress},
+  {"cuGetProcAddress", 12000, (void *)cuGetProcAddress_v2},
+};
+
+CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
+                             CUdriverProcAddressQueryResult *symbolStatus)
+{
+  if (!symbol || !pfn || flags > CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM)
+    return CUDA_ERROR_INVALID_VALUE;
+  *pfn = NULL;
+  int known = 0;
+  for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
+    if (strcmp(entries[i].base, symbol) != 0) continue;
+    known = 1;
+    if (entries[i].min_version <= cudaVersion) *pfn = entries[i].fn; /* later rows win */
+  }
+  const char *null_for = getenv("FAKE_CUDA_PROC_NULL");
+  if (known && *pfn && null_for && strcmp(null_for, symbol) == 0) *pfn = NULL;
+  else if (!*pfn) {
+    if (symbolStatus)
+      *symbolStatus = known ? CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT
+                            : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  if (symbolStatus) *symbolStatus = CU_GET_PROC_ADDRESS_SUCCESS;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+{
+  return cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, NULL);
+}

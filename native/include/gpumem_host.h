@@ -1,0 +1,53 @@
+/* The C API of libgpumem-host.so, which the TypeScript host code calls through FFI.
+ *
+ * Plain C types only. Every function returns 0 on success, or -1 with a one-line,
+ * NUL-terminated message in err (err may be NULL; errlen is its size in bytes, 256 is plenty).
+ * Nothing here keeps state between calls, and nothing here trusts a file's contents. */
+#ifndef GPUMEM_HOST_H
+#define GPUMEM_HOST_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes the interposer config file at path (container side: /run/gpumem/config/gpumem.conf),
+ * atomically (temp file in the same directory, then rename), mode 0644.
+ * limit_all: budget in bytes for every GPU, 0 = none. limit_per_gpu[i]: budget for the
+ * container's GPU i, 0 = not set (limit_all applies). n: entries in limit_per_gpu, 0..64
+ * (limit_per_gpu may be NULL when n is 0). */
+int gpumem_config_write(const char *path, uint64_t limit_all, const uint64_t *limit_per_gpu,
+                        int n, char *err, int errlen);
+
+/* Reads and strictly validates a config file. Fills *limit_all and limit_per_gpu[0..n-1]
+ * (0 = not set); n: 0..64. A missing file is an error here. */
+int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu, int n,
+                       char *err, int errlen);
+
+/* Creates the shared accounting region file at path (container side:
+ * /run/gpumem/shared/accounting), initialized and empty, mode 0666 (container processes may run
+ * as any uid), atomically (temp file, then rename over any previous one). The directory must
+ * exist. */
+int gpumem_accounting_create(const char *path, char *err, int errlen);
+
+/* Reads a region without changing it or trusting it (a container may have scribbled on it):
+ * bad magic, version, size or counts give -1 and a message, never a crash. Fills
+ * used_per_gpu[0..n-1] (n: 0..64) with the recorded bytes charged per GPU and *live_processes
+ * with the number of occupied process slots. Dead processes are not reclaimed here: their
+ * liveness cannot be judged from outside the container's pid namespace. */
+int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n, int *live_processes,
+                            char *err, int errlen);
+
+/* Parses a size as `docker run --memory` does: a number (fraction allowed: 1.5g) with an
+ * optional unit b, k, m, g, t or p, optionally followed by i and/or b (kib, kb, ki),
+ * case-insensitive, one optional space before the unit; binary multiples
+ * (8g = 8GiB = 8gb = 8 * 2^30). No unit means bytes. Zero, negative, garbage, or more than
+ * 2^63 bytes give -1 with a message naming the accepted forms. */
+int gpumem_parse_size(const char *text, uint64_t *bytes, char *err, int errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

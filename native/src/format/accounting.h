@@ -1,0 +1,78 @@
+/* The shared accounting region: what every process of one container has charged, per GPU. */
+#ifndef GPUMEM_FORMAT_ACCOUNTING_H
+#define GPUMEM_FORMAT_ACCOUNTING_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define GPUMEM_ACCOUNTING_MAGIC "gpumemA\n"
+#define GPUMEM_ACCOUNTING_VERSION 1
+#define GPUMEM_MAX_SLOTS 1024
+
+/* One process. Slots are the source of truth; the per-GPU totals are a cache of their sum. */
+struct gpumem_slot {
+  int32_t pid;         /* 0 = free */
+  uint32_t reserved;
+  uint64_t start_time; /* /proc/<pid>/stat field 22, to tell a reused pid apart; 0 = unknown */
+  uint64_t used[GPUMEM_MAX_GPUS];
+};
+
+/* Fixed layout, mapped MAP_SHARED by every process; a file of exactly sizeof(struct). */
+struct gpumem_region {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_size; /* offsetof(slots) */
+  uint64_t total_size;
+  uint32_t max_gpus;
+  uint32_t max_slots;
+  uint32_t slot_size;
+  uint32_t reserved;
+  union {
+    pthread_mutex_t mutex; /* process-shared, robust */
+    char bytes[64];
+  } lock;
+  uint64_t used[GPUMEM_MAX_GPUS];
+  struct gpumem_slot slots[GPUMEM_MAX_SLOTS];
+};
+
+/* Creates the region file (mode 0666), initialized. replace=1: temp + rename (the host's fresh
+ * start); replace=0: temp + link, so a region already in use is never replaced (0 if one exists). */
+int gpumem_accounting_create_file(const char *path, int replace, char *err, int errlen);
+
+/* Maps an existing region read-write after validating it; NULL with err on failure
+ * (*missing = 1 when the file does not exist). */
+struct gpumem_region *gpumem_accounting_attach(const char *path, int *missing, char *err,
+                                               int errlen);
+
+/* Checks a region's header; 0 or -1 with err. Never trusts the contents beyond what it checks. */
+int gpumem_accounting_validate(const struct gpumem_region *r, uint64_t size, char *err, int errlen);
+
+/* Takes a slot for (pid, start_time); reclaims dead processes' slots first. Slot index or -1. */
+int gpumem_accounting_join(struct gpumem_region *r, pid_t pid, uint64_t start_time);
+
+/* Gives back everything the slot holds and frees it. */
+void gpumem_accounting_leave(struct gpumem_region *r, int slot);
+
+/* Charges bytes on GPU dev to slot, unless that would pass budget (0 = no budget): then dead
+ * processes are reclaimed and it is tried once more. 0 = charged, -1 = over budget or broken. */
+int gpumem_accounting_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                              uint64_t budget);
+
+/* Returns a charge taken by gpumem_accounting_reserve. */
+void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint64_t bytes);
+
+/* Frees the slots of processes that no longer exist; returns how many. */
+int gpumem_accounting_reclaim(struct gpumem_region *r);
+
+/* Start time of a process from /proc/<pid>/stat (field 22), 0 if unknown. */
+uint64_t gpumem_process_start_time(pid_t pid);
+
+/* Host-side reader: copies the file (never maps it: a container could truncate it under us),
+ * validates it, reports recorded per-GPU totals and occupied slots. 0 or -1 with err. */
+int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,
+                                 char *err, int errlen);
+
+#endif

@@ -1,0 +1,70 @@
+/* Implements gpumem_host.h on top of the shared format code, checking every argument from FFI. */
+#include "gpumem_host.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../format/accounting.h"
+#include "../format/config.h"
+#include "../format/size.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int bad_args(char *err, int errlen, const char *what)
+{
+  if (err && errlen > 0) snprintf(err, (size_t)errlen, "invalid arguments: %s", what);
+  return -1;
+}
+
+EXPORT int gpumem_config_write(const char *path, uint64_t limit_all,
+                               const uint64_t *limit_per_gpu, int n, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  if (n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !limit_per_gpu))
+    return bad_args(err, errlen, "n must be 0..64 with a limit_per_gpu array");
+  struct gpumem_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.limit_all = limit_all;
+  for (int i = 0; i < n; i++) cfg.limit_per_gpu[i] = limit_per_gpu[i];
+  if (limit_all > (UINT64_C(1) << 63)) return bad_args(err, errlen, "limit over 2^63 bytes");
+  for (int i = 0; i < n; i++)
+    if (limit_per_gpu[i] > (UINT64_C(1) << 63)) return bad_args(err, errlen, "limit over 2^63 bytes");
+  return gpumem_config_store(path, &cfg, err, errlen);
+}
+
+EXPORT int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu,
+                              int n, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  if (!limit_all || n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !limit_per_gpu))
+    return bad_args(err, errlen, "n must be 0..64 with a limit_per_gpu array");
+  struct gpumem_config cfg;
+  int rc = gpumem_config_load(path, &cfg, err, errlen);
+  if (rc == 1) {
+    if (err && errlen > 0) snprintf(err, (size_t)errlen, "%s does not exist", path);
+    return -1;
+  }
+  if (rc) return -1;
+  *limit_all = cfg.limit_all;
+  for (int i = 0; i < n; i++) limit_per_gpu[i] = cfg.limit_per_gpu[i];
+  return 0;
+}
+
+EXPORT int gpumem_accounting_create(const char *path, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  return gpumem_accounting_create_file(path, 1, err, errlen);
+}
+
+EXPORT int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n,
+                                   int *live_processes, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  return gpumem_accounting_read_usage(path, used_per_gpu, n, live_processes, err, errlen);
+}
+
+EXPORT int gpumem_parse_size(const char *text, uint64_t *bytes, char *err, int errlen)
+{
+  if (!bytes) return bad_args(err, errlen, "bytes is NULL");
+  return gpumem_size_parse(text, bytes, err, errlen);
+}

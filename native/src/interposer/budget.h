@@ -1,0 +1,25 @@
+/* The process's view of its container's budget: loaded on first use, charged in the shared region. */
+#ifndef GPUMEM_BUDGET_H
+#define GPUMEM_BUDGET_H
+
+#include <stdint.h>
+
+enum budget_mode {
+  BUDGET_OFF,     /* no config and no GPUMEM_LIMIT: pure pass-through */
+  BUDGET_ENFORCE, /* charging the shared region */
+  BUDGET_CLOSED   /* config unusable (message printed once): every allocation is refused */
+};
+
+/* Loads the config on the first call; afterwards one load. */
+enum budget_mode budget_mode(void);
+
+/* Charges bytes on dev before the driver is asked; 0, or -1 when it would pass the budget. */
+int budget_reserve(int dev, uint64_t bytes);
+
+/* Returns a charge (driver refused the allocation, or it was freed). */
+void budget_release(int dev, uint64_t bytes);
+
+/* Budget of dev in bytes (0 = none), and in *used what the whole container has charged on it. */
+uint64_t budget_limit(int dev, uint64_t *used);
+
+#endif

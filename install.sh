@@ -54,27 +54,27 @@ SRC=$(cd "$(dirname "$0")" && pwd)
 STEP=0
 step() { STEP=$((STEP + 1)); printf '[%d/%d] %s\n' "$STEP" "$STEPS" "$*"; }
 
+# reload_dockerd GO-TEMPLATE GREP-ARGS...: SIGHUP dockerd, then wait until `docker info` shows the change
+# (dockerd reloads asynchronously, and the next docker run must see it).
 reload_dockerd() {
+  template=$1
+  shift
   pid=
   [ -s "$PIDFILE" ] && pid=$(cat "$PIDFILE")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -HUP "$pid"
-    echo "      reloaded dockerd (pid $pid)"
-    # dockerd reloads asynchronously; wait until it lists the change so the next docker run sees it.
-    if command -v docker >/dev/null 2>&1; then
-      i=0
-      while [ $i -lt 50 ]; do
-        has=0
-        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"gpumem"' && has=1
-        [ "$has" = "$1" ] && return 0
-        sleep 0.2
-        i=$((i + 1))
-      done
-      echo "      warning: dockerd did not confirm the reload; check 'docker info'" >&2
-    fi
-  else
-    echo "      dockerd is not running (no live pid in $PIDFILE); it reads $DAEMON_JSON when it starts"
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+    echo "      dockerd is not running (no live pid in $PIDFILE); it reads daemon.json when it starts"
+    return 0
   fi
+  kill -HUP "$pid"
+  echo "      reloaded dockerd (pid $pid)"
+  command -v docker >/dev/null 2>&1 || return 0
+  i=0
+  while [ $i -lt 50 ]; do
+    docker info --format "$template" 2>/dev/null | grep -q "$@" && return 0
+    sleep 0.2
+    i=$((i + 1))
+  done
+  echo "      warning: dockerd did not confirm the reload; check 'docker info' and its log" >&2
 }
 
 if [ "$UNINSTALL" = 1 ]; then
@@ -82,12 +82,16 @@ if [ "$UNINSTALL" = 1 ]; then
   STEPS=3
   step "unregistering the runtime from daemon.json"
   if [ -f "$RECORD" ]; then
+    # dockerd keeps keys a reload does not name: hand the default back first, then restore the file.
+    if [ "$("$APP/bin/gpumem" daemon-json release-default --record "$RECORD")" = changed ]; then
+      reload_dockerd '{{.DefaultRuntime}}' -v '^gpumem$'
+    fi
     "$APP/bin/gpumem" daemon-json unregister --record "$RECORD"
   else
     echo "      no install record; daemon.json left as it is"
   fi
   step "reloading dockerd"
-  reload_dockerd 0
+  reload_dockerd '{{json .Runtimes}}' -v '"gpumem"'
   step "removing $APP"
   for b in gpumem gpumem-runtime gpumem-hook; do
     [ -L "$PREFIX/bin/$b" ] && rm -f "$PREFIX/bin/$b"
@@ -149,5 +153,5 @@ mkdir -p /run/gpumem
 echo "      runtime gpumem -> $PREFIX/bin/gpumem-runtime (lower runtime $LOWER)"
 
 step "reloading dockerd"
-reload_dockerd 1
+reload_dockerd '{{json .Runtimes}}' '"gpumem"'
 echo "gpumem installed. Try: docker run --runtime gpumem --annotation gpumem.io/limit=8g ..."

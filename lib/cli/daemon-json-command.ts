@@ -1,14 +1,14 @@
 /** `gpumem daemon-json register|unregister`: how install.sh edits dockerd's daemon.json. */
 import type { Argv } from 'yargs';
-import { registerRuntime, unregisterRuntime } from '../daemon/install-record.js';
+import { registerRuntime, releaseDefault, unregisterRuntime } from '../daemon/install-record.js';
 
 export function daemonJsonCommand(y: Argv): Argv {
   return y.command(
     'daemon-json <action>',
-    'register gpumem as a Docker runtime in daemon.json, or take it back out',
+    'register gpumem as a Docker runtime in daemon.json, or take it back out (release-default, then unregister)',
     (c) =>
       c
-        .positional('action', { choices: ['register', 'unregister'] as const, demandOption: true })
+        .positional('action', { choices: ['register', 'release-default', 'unregister'] as const, demandOption: true })
         .option('file', { type: 'string', default: '/etc/docker/daemon.json', describe: 'daemon.json to edit' })
         .option('runtime-path', { type: 'string', describe: 'path of gpumem-runtime (register)' })
         .option('default', { type: 'boolean', default: false, describe: 'make gpumem the default runtime (register)' })
@@ -24,6 +24,9 @@ export function daemonJsonCommand(y: Argv): Argv {
         });
         // install.sh reads the lower runtime from stdout; empty means plain runc.
         process.stdout.write((lower ?? '') + '\n');
+      } else if (a.action === 'release-default') {
+        // install.sh reloads dockerd in between when this prints "changed".
+        process.stdout.write(releaseDefault(a.record) ? 'changed\n' : 'unchanged\n');
       } else {
         const r = unregisterRuntime(a.record);
         process.stderr.write(

@@ -1,7 +1,7 @@
 /** Registers gpumem in a daemon.json file and takes it back out, remembering exactly what was there before. */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
-import { formatDaemonJson, parseDaemonJson, register, unregister } from './daemon-json.js';
+import { RUNTIME_NAME, formatDaemonJson, parseDaemonJson, register, unregister } from './daemon-json.js';
 
 /** Kept beside the installation so --uninstall can put daemon.json back as it was. */
 export interface InstallRecord {
@@ -50,6 +50,26 @@ export function registerRuntime(o: RegisterOptions): string | undefined {
   writeFileAtomic(o.recordPath, JSON.stringify(record, null, 2) + '\n', 0o600);
   writeFileAtomic(o.daemonJson, written, current === undefined ? 0o644 : undefined);
   return lowerRuntimePath;
+}
+
+/**
+ * First half of an uninstall: dockerd reloads only the keys a file names, so dropping
+ * "default-runtime" would leave gpumem its default. Name the previous default explicitly (runc if
+ * none) while runtime gpumem still exists, for dockerd to reload before the file goes back.
+ * Returns whether the file changed.
+ */
+export function releaseDefault(recordPath: string): boolean {
+  const record = readRecord(recordPath);
+  if (!record) return false;
+  const current = readIfExists(record.daemonJson);
+  if (current === undefined) return false;
+  const config = parseDaemonJson(current, record.daemonJson);
+  if (config['default-runtime'] !== RUNTIME_NAME) return false;
+  const written = formatDaemonJson({ ...config, 'default-runtime': record.previousDefault ?? 'runc' });
+  writeFileAtomic(record.daemonJson, written);
+  // Still ours: the exact restore that follows must recognise it.
+  if (current === record.written) writeFileAtomic(recordPath, JSON.stringify({ ...record, written }, null, 2) + '\n', 0o600);
+  return true;
 }
 
 /** Puts daemon.json back: byte for byte if nobody edited it since, else by removing only gpumem's keys. */

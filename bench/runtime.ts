@@ -1,0 +1,65 @@
+/** Container start to exit through plain runc vs gpumem-runtime (a container without a limit, and one with). */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { appRoot } from '../lib/paths.js';
+import { paired, type Paired } from './paired.js';
+
+const WORK = '/tmp/gpumem-bench';
+
+/** Why the runtime benchmark cannot run here, or undefined. */
+export function runtimeBenchUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (runc)';
+  if (spawnSync('runc', ['--version']).status !== 0) return 'needs runc (apt-get install runc)';
+  if (!existsSync('/bin/busybox')) return 'needs a static busybox (apt-get install busybox-static)';
+  return undefined;
+}
+
+/** A busybox bundle whose process is `true`; `annotations` decide whether gpumem limits it. */
+function bundle(name: string, annotations: Record<string, string>): string {
+  const dir = join(WORK, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'rootfs', 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(dir, 'rootfs', 'bin', 'busybox'));
+  for (const a of ['sh', 'true']) symlinkSync('busybox', join(dir, 'rootfs', 'bin', a));
+  execFileSync('runc', ['spec'], { cwd: dir });
+  const spec = JSON.parse(execFileSync('cat', [join(dir, 'config.json')], { encoding: 'utf8' }));
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/true'];
+  spec.root.readonly = false;
+  spec.annotations = annotations;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}
+
+/** Installs gpumem under a scratch prefix, registered in a scratch daemon.json (the host's is not touched). */
+export function installScratch(): string {
+  const prefix = join(WORK, 'prefix');
+  execFileSync(join(appRoot(), 'install.sh'), ['--prefix', prefix, '--daemon-json', join(WORK, 'daemon.json'), '--dockerd-pidfile', '/nonexistent'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return join(prefix, 'bin', 'gpumem-runtime');
+}
+
+let seq = 0;
+/** create, start, wait for exit, delete: what containerd asks of the runtime for one `docker run`. */
+function lifecycleMs(runtime: string, dir: string): number {
+  const id = `gpumem-bench-${process.pid}-${seq++}`;
+  const root = join(WORK, 'runc-root');
+  // The container inherits create's stdio: give it none, or reading create's output waits for the container.
+  const run = (...args: string[]): string =>
+    execFileSync(runtime, ['--root', root, ...args], { cwd: dir, encoding: 'utf8', stdio: ['ignore', args[0] === 'create' ? 'ignore' : 'pipe', 'inherit'] });
+  const t0 = process.hrtime.bigint();
+  run('create', '--bundle', dir, id);
+  run('start', id);
+  while ((JSON.parse(run('state', id)) as { status: string }).status !== 'stopped');
+  run('delete', id);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+export function benchRuntime(runtime: string, limited: boolean, rounds: number, progress: (i: number) => void): Paired {
+  mkdirSync(WORK, { recursive: true });
+  const plain = bundle('plain', {});
+  const candidate = limited ? bundle('limited', { 'gpumem.io/limit': '1g' }) : plain;
+  return paired(rounds, () => lifecycleMs('runc', plain), () => lifecycleMs(runtime, candidate), progress);
+}

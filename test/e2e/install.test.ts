@@ -1,0 +1,70 @@
+// install.sh --default and --uninstall against the engine's daemon.json.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import {
+  DAEMON_JSON, IMAGE, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, show, type Result,
+} from './lib/docker.js'
+
+// what a user's ordinary, non-GPU containers do; compared before and after install --default
+const probes: { name: string; cmd: string[] }[] = [
+  { name: 'echo', cmd: ['echo', 'hello from a plain container'] },
+  { name: 'a non-zero exit code', cmd: ['sh', '-c', 'echo out; echo err >&2; exit 7'] },
+  { name: 'the /etc listing', cmd: ['ls', '-a', '/etc'] },
+  { name: 'no /etc/ld.so.preload', cmd: ['sh', '-c', 'test -e /etc/ld.so.preload; echo preload=$?'] },
+  { name: 'the environment', cmd: ['sh', '-c', 'env | grep -v ^HOSTNAME= | sort'] },
+  { name: 'the mounts', cmd: ['sh', '-c', 'grep -c gpumem /proc/self/mountinfo; exit 0'] },
+]
+const runProbes = async (): Promise<Result[]> => {
+  const out: Result[] = []
+  for (const p of probes) out.push(await docker('run', '--rm', IMAGE, ...p.cmd))
+  return out
+}
+
+if (await engineReady(t)) {
+  t.test('install.sh --default changes nothing for plain containers, and --uninstall puts daemon.json back byte for byte', async t => {
+    const before = readFileSync(DAEMON_JSON)
+    const infoBefore = await daemonInfo()
+    t.equal(infoBefore.defaultRuntime, 'runc', 'the engine starts with runc as its default runtime')
+    const baseline = await runProbes()
+    t.equal(baseline[1]?.code, 7, 'the probe with a non-zero exit code really exits 7')
+
+    const gpumem = await installGpumem({ asDefault: true })
+    let uninstalled = false
+    t.teardown(async () => { if (!uninstalled) await gpumem.uninstall() })
+    const info = await daemonInfo()
+    t.equal(info.defaultRuntime, 'gpumem', 'dockerd reports gpumem as its default runtime')
+    t.ok(info.runtimes.includes('runc-plain'), 'the runtime daemon.json already had is kept')
+    const parsed = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as Record<string, unknown>
+    t.equal(parsed['log-level'], 'info', 'the other settings of daemon.json are kept')
+
+    await t.test('a plain docker run of a non-GPU container behaves exactly as before', async t => {
+      const now = await runProbes()
+      probes.forEach((p, i) => {
+        t.equal(now[i]?.code, baseline[i]?.code, `${p.name}: same exit code`)
+        t.equal(now[i]?.stdout, baseline[i]?.stdout, `${p.name}: same output`)
+      })
+    })
+
+    await t.test('with gpumem as the default runtime a plain docker run with gpumem.io/limit is limited', async t => {
+      const r = await docker('run', '--rm', '-e', 'FAKE_CUDA_DEVICE_MEM=1g', '--annotation', 'gpumem.io/limit=64m',
+        IMAGE, 'alloc-until-oom', '--block', '4m')
+      t.equal(r.code, 0, `docker run succeeds`, { output: show(r) })
+      const a = parseAlloc(r.stdout, show(r))
+      t.ok(a.allocated >= 60 * MiB && a.allocated <= 64 * MiB, `allocated ${a.allocated} bytes: between 60 and 64 MiB`)
+      t.equal(a.total, 64 * MiB, 'cuMemGetInfo reports a 64 MiB device')
+    })
+
+    const un = await gpumem.uninstall()
+    uninstalled = true
+    t.equal(un.code, 0, `install.sh --uninstall succeeds`, { output: show(un) })
+    t.ok(readFileSync(DAEMON_JSON).equals(before), 'daemon.json is byte for byte what it was before install')
+    const after = await daemonInfo()
+    t.equal(after.defaultRuntime, 'runc', 'the default runtime is runc again')
+    t.notOk(after.runtimes.includes('gpumem'), 'dockerd no longer lists the gpumem runtime')
+    const r = await docker('run', '--rm', '--runtime', 'gpumem', IMAGE, 'true')
+    t.equal(r.code, 125, `docker run --runtime gpumem is refused`, { output: show(r) })
+    t.match(r.stderr, /unknown or invalid runtime name: gpumem/, 'as an unknown runtime')
+    const again = await runProbes()
+    probes.forEach((p, i) => t.equal(again[i]?.stdout, baseline[i]?.stdout, `after uninstall, ${p.name}: same output`))
+  })
+}

@@ -1,0 +1,80 @@
+// Several processes of one container: docker exec, one shared budget, memory given back when a
+// process exits without freeing or is killed.
+import t from 'tap'
+import {
+  DEVICE, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, show, start, type Installed,
+} from './lib/docker.js'
+
+const LIMIT = 64 * MiB
+
+if (await engineReady(t)) {
+  let gpumem: Installed | undefined
+  let id = ''
+  t.before(async () => {
+    gpumem = await installGpumem()
+    const cid = cidfile()
+    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', `FAKE_CUDA_DEVICE_MEM=${DEVICE}`,
+      '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
+    id = cid.read()
+    cid.cleanup()
+    if (r.code !== 0 || !id) throw new Error(`could not start the container: ${show(r)}`)
+  })
+  t.teardown(async () => {
+    if (id) await docker('rm', '-f', id)
+    const r = await gpumem?.uninstall()
+    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
+  })
+
+  const exec = (...cmd: string[]) => docker('exec', id, ...cmd)
+
+  t.test('a process started with docker exec in a limited container is limited too', async t => {
+    for (const prog of ['alloc-until-oom', 'alloc-until-oom-linked']) {
+      const r = await exec(prog, '--block', '4m')
+      t.equal(r.code, 0, `docker exec ${prog} succeeds`, { output: show(r) })
+      const a = parseAlloc(r.stdout, show(r))
+      t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `${prog}: allocated ${a.allocated} bytes: between 60 and 64 MiB`)
+      t.equal(a.error, 'CUDA_ERROR_OUT_OF_MEMORY', `${prog}: out-of-memory past the budget`)
+      t.equal(a.total, LIMIT, `${prog}: cuMemGetInfo reports a 64 MiB device`)
+    }
+  })
+
+  t.test('two processes in one container share the one budget: together they never get past 64 MiB', async t => {
+    const holder = start('docker', ['exec', id, 'alloc-until-oom', '--block', '4m', '--max', '40m', '--hold', '60'], { timeoutMs: 120_000 })
+    const held = parseAlloc(await holder.firstLine)
+    t.equal(held.allocated, 40 * MiB, 'the first process holds 40 MiB')
+    const r = await exec('alloc-until-oom-linked', '--block', '4m')
+    t.equal(r.code, 0, `the second process runs`, { output: show(r) })
+    const a = parseAlloc(r.stdout, show(r))
+    t.ok(held.allocated + a.allocated <= LIMIT, `together ${held.allocated} + ${a.allocated} bytes: not past 64 MiB`)
+    t.ok(a.allocated >= 20 * MiB, `the second process still gets what is left (${a.allocated} bytes, at least 20 MiB)`)
+    t.equal(a.error, 'CUDA_ERROR_OUT_OF_MEMORY', 'the second process gets out-of-memory at the shared budget')
+    t.ok(a.free_before <= LIMIT - held.allocated, `the second process sees at most ${LIMIT - held.allocated} bytes free (saw ${a.free_before})`)
+    // SIGTERM ends a holder (contract); by pid inside the container
+    await exec('sh', '-c', 'kill -TERM $(pidof alloc-until-oom)')
+    const hr = await holder.done
+    t.notOk(hr.signal, `the holder ended on SIGTERM`, { output: show(hr) })
+  })
+
+  t.test('a process that exits without freeing gives its share back: the next process gets the whole budget', async t => {
+    const first = await exec('alloc-until-oom', '--block', '4m', '--max', '40m')
+    t.equal(first.code, 0, `the first process runs and exits without freeing`, { output: show(first) })
+    t.equal(parseAlloc(first.stdout, show(first)).allocated, 40 * MiB, 'it had 40 MiB')
+    const r = await exec('alloc-until-oom', '--block', '4m')
+    const a = parseAlloc(r.stdout, show(r))
+    t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `the next process gets ${a.allocated} bytes: between 60 and 64 MiB`)
+  })
+
+  t.test('a process killed with SIGKILL while holding memory gives its share back: the next process gets the whole budget', async t => {
+    const holder = start('docker', ['exec', id, 'alloc-until-oom-linked', '--block', '4m', '--max', '40m', '--hold', '120'], { timeoutMs: 180_000 })
+    const held = parseAlloc(await holder.firstLine)
+    t.equal(held.allocated, 40 * MiB, 'the holder has 40 MiB')
+    const k = await exec('sh', '-c', 'kill -KILL $(pidof alloc-until-oom-linked)')
+    t.equal(k.code, 0, `kill -KILL inside the container works`, { output: show(k) })
+    const hr = await holder.done
+    t.equal(hr.code, 137, 'the holder died of SIGKILL (docker exec exits 137)')
+    const r = await exec('alloc-until-oom', '--block', '4m')
+    const a = parseAlloc(r.stdout, show(r))
+    t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `the next process gets ${a.allocated} bytes: between 60 and 64 MiB`)
+    t.equal(a.total, LIMIT, 'and still sees a 64 MiB device')
+  })
+}

@@ -1,23 +1,37 @@
-/** cuMemAlloc+cuMemFree pairs, native vs under libgpumem.so, through cuGetProcAddress as cudart reaches them. */
+/**
+ * Allocation pairs natively vs under libgpumem.so: cuMemAlloc+cuMemFree reached through
+ * cuGetProcAddress (the driver path), and cudaMalloc+cudaFree (the cudart path, built with nvcc).
+ */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appRoot, interposerPath, nativeBuild } from '../lib/paths.js';
 import { paired, type Paired } from './paired.js';
 
 export interface InterposerCase {
+  path: 'driver' | 'cudart';
   size: number;
   pairs: number;
 }
 
+/** The cudart benchmark needs nvcc (a GPU machine); undefined when it cannot be built. */
+export function cudartBench(): string | undefined {
+  const out = join(nativeBuild(), 'bench', 'cudart-alloc-free-bench');
+  if (existsSync(out)) return out;
+  mkdirSync(join(nativeBuild(), 'bench'), { recursive: true });
+  const r = spawnSync('nvcc', ['-O2', '-o', out, join(appRoot(), 'bench', 'gpu', 'cudart_pairs.cu')], { stdio: 'inherit' });
+  return r.status === 0 ? out : undefined;
+}
+
 function nsPerPair(c: InterposerCase, env: NodeJS.ProcessEnv): number {
-  const r = spawnSync(join(nativeBuild(), 'bench', 'alloc-free-bench'), [String(c.size), String(c.pairs)], {
+  const program = c.path === 'cudart' ? (cudartBench() as string) : join(nativeBuild(), 'bench', 'alloc-free-bench');
+  const r = spawnSync(program, [String(c.size), String(c.pairs)], {
     env,
     encoding: 'utf8',
     cwd: appRoot(),
   });
-  if (r.status !== 0) throw new Error(`alloc-free-bench failed: ${r.stderr || r.error?.message}`);
+  if (r.status !== 0) throw new Error(`${program} failed: ${r.stderr || r.error?.message}`);
   return (JSON.parse(r.stdout) as { ns_per_pair: number }).ns_per_pair;
 }
 

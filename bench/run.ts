@@ -2,13 +2,18 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatTable } from '../lib/cli/table.js';
-import { benchInterposer } from './interposer.js';
+import { benchInterposer, cudartBench } from './interposer.js';
 import { benchRuntime, installScratch, runtimeBenchUnavailable } from './runtime.js';
+import { benchTraining } from './training.js';
 import type { Paired } from './paired.js';
 
 const args = yargs(hideBin(process.argv))
   .scriptName('npm run bench --')
-  .option('driver', { choices: ['fake', 'real'] as const, default: 'fake' as const, describe: 'fake: the test double; real: this host\'s GPU' })
+  .option('driver', {
+    choices: ['fake', 'real'] as const,
+    default: 'fake' as const,
+    describe: "fake: the test double (the interposer's own cost); real: this host's GPU (adds cudart pairs and a PyTorch training loop)",
+  })
   .option('rounds', { type: 'number', default: 7, describe: 'paired runs per case' })
   .option('runtime', { type: 'boolean', default: true, describe: 'also time container starts (root, runc)' })
   .option('format', { choices: ['table', 'json'] as const, default: 'table' as const })
@@ -18,15 +23,28 @@ const args = yargs(hideBin(process.argv))
 interface Row extends Paired {
   case: string;
   unit: string;
+  /** Higher is better (throughput) rather than lower (time). */
+  higherIsBetter?: boolean;
 }
 const rows: Row[] = [];
-const progress = (name: string) => (i: number) => process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}   `);
+const progress = (name: string) => (i: number) => process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
 
-const pairsFor = (size: number): number => (args.driver === 'fake' ? 200_000 : size > 4096 ? 2_000 : 20_000);
-for (const size of [1 << 20, 512]) {
-  const name = `cuMemAlloc+cuMemFree ${size === 512 ? '512 B' : '1 MiB'} (${args.driver} driver)`;
-  const r = benchInterposer({ size, pairs: pairsFor(size) }, args.driver, args.rounds, progress(name));
-  rows.push({ case: name, unit: 'ns/pair', ...r });
+const paths: ('driver' | 'cudart')[] = ['driver'];
+if (args.driver === 'real') {
+  if (cudartBench()) paths.push('cudart');
+  else process.stderr.write('cudart pairs: skipped, nvcc could not build bench/gpu/cudart_pairs.cu\n');
+}
+for (const path of paths) {
+  for (const size of [1 << 20, 512]) {
+    const pairs = args.driver === 'fake' ? 200_000 : 3_000;
+    const api = path === 'cudart' ? 'cudaMalloc+cudaFree' : 'cuMemAlloc+cuMemFree';
+    const name = `${api} ${size === 512 ? '512 B' : '1 MiB'} (${args.driver} driver)`;
+    rows.push({ case: name, unit: 'ns/pair', ...benchInterposer({ path, size, pairs }, args.driver, args.rounds, progress(name)) });
+  }
+}
+if (args.driver === 'real') {
+  const name = 'PyTorch training loop (20 x Linear 1024)';
+  rows.push({ case: name, unit: 'steps/s', higherIsBetter: true, ...benchTraining(args.rounds, 600, progress(name)) });
 }
 
 if (args.runtime) {
@@ -39,20 +57,20 @@ if (args.runtime) {
     rows.push({ case: 'container start, gpumem.io/limit=1g', unit: 'ms', ...benchRuntime(runtime, true, args.rounds, progress('limited')) });
   }
 }
-process.stderr.write('\r' + ' '.repeat(72) + '\r');
+process.stderr.write('\r' + ' '.repeat(80) + '\r');
 
 if (args.format === 'json') {
   for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
 } else {
   process.stdout.write(
     formatTable(
-      ['case', 'baseline', 'gpumem', 'added', 'ratio'],
+      ['case', 'baseline', 'gpumem', 'difference', 'ratio'],
       rows.map((r) => ({
         case: r.case,
         baseline: `${r.baseline.toFixed(1)} ${r.unit}`,
         gpumem: `${r.candidate.toFixed(1)} ${r.unit}`,
-        added: `${(r.candidate - r.baseline).toFixed(1)} ${r.unit}`,
-        ratio: r.ratio.toFixed(3),
+        difference: `${(r.candidate - r.baseline).toFixed(1)} ${r.unit}`,
+        ratio: r.ratio.toFixed(4),
       })),
     ),
   );

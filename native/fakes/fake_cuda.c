@@ -12,6 +12,9 @@
 
 #include "../src/common/cuda.h"
 #include "../src/format/size.h"
+#include "fake_cuda_context.h"
+#include "fake_cuda_families.h" /* pitch, managed, VMM, arrays */
+#include "fake_cuda_async.h"    /* stream-ordered */
 
 #define MAX_DEVICES 64
 #define ADDRESS_BASE 0x700000000000ULL
@@ -102,27 +105,7 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
   return CUDA_SUCCESS;
 }
 
-CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
-{
-  CUresult rc = check_device(dev);
-  if (rc) return rc;
-  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
-  *ctx = &primary[dev];
-  return CUDA_SUCCESS;
-}
-
-CUresult cuCtxCreate_v2(CUcontext *ctx, unsigned int flags, CUdevice dev)
-{
-  (void)flags;
-  CUresult rc = check_device(dev);
-  if (rc) return rc;
-  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
-  CUcontext c = malloc(sizeof *c);
-  if (!c) return CUDA_ERROR_OUT_OF_MEMORY;
-  c->dev = dev;
-  *ctx = current = c;
-  return CUDA_SUCCESS;
-}
+/* cuDevicePrimaryCtxRetain, cuCtxCreate_v2 and the other context calls: fake_cuda_context.c */
 
 CUresult cuCtxSetCurrent(CUcontext ctx)
 {
@@ -172,6 +155,7 @@ static CUresult allocate(CUdeviceptr *dptr, uint64_t bytes)
     CUdeviceptr p = ADDRESS_BASE + (uint64_t)dev * ADDRESS_SPAN + next_offset[dev];
     next_offset[dev] += rounded;
     used[dev] += rounded;
+    fake_shared_note(dev, used[dev]); /* storm test: cross-process peak */
     allocs[nallocs++] = (struct allocation){p, rounded, dev};
     *dptr = p;
   }
@@ -199,6 +183,7 @@ CUresult cuMemFree_v2(CUdeviceptr dptr)
   for (size_t i = nallocs; i-- > 0;) {
     if (allocs[i].ptr == dptr) {
       used[allocs[i].dev] -= allocs[i].size;
+      fake_shared_note(allocs[i].dev, used[allocs[i].dev]);
       allocs[i] = allocs[--nallocs];
       rc = CUDA_SUCCESS;
       break;
@@ -219,6 +204,34 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
   pthread_mutex_unlock(&lock);
   return CUDA_SUCCESS;
 }
+
+/* pitch, managed, VMM, arrays: the accounting above, for fake_cuda_families.c */
+CUresult fake_check_device(CUdevice dev) { return check_device(dev); }
+
+CUresult fake_current_device(CUdevice *dev) { return cuCtxGetDevice(dev); }
+
+CUresult fake_allocate(CUdeviceptr *dptr, uint64_t bytes) { return allocate(dptr, bytes); }
+
+CUresult fake_charge(CUdevice dev, uint64_t bytes)
+{
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  pthread_mutex_lock(&lock);
+  if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
+  else used[dev] += bytes;
+  if (!rc) fake_shared_note(dev, used[dev]);
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+void fake_uncharge(CUdevice dev, uint64_t bytes)
+{
+  pthread_mutex_lock(&lock);
+  used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
+  fake_shared_note(dev, used[dev]);
+  pthread_mutex_unlock(&lock);
+}
+/* end pitch, managed, VMM, arrays */
 
 CUresult cuGetErrorName(CUresult error, const char **name)
 {
@@ -260,6 +273,18 @@ static const struct {
   {"cuDeviceTotalMem", 3020, (void *)cuDeviceTotalMem_v2},
   {"cuDevicePrimaryCtxRetain", 7000, (void *)cuDevicePrimaryCtxRetain},
   {"cuCtxCreate", 3020, (void *)cuCtxCreate_v2},
+  /* contexts (fake_cuda_context.c) */
+  {"cuCtxCreate", 11040, (void *)cuCtxCreate_v3},
+  {"cuCtxCreate", 12050, (void *)cuCtxCreate_v4},
+  {"cuCtxDestroy", 4000, (void *)cuCtxDestroy_v2},
+  {"cuCtxPushCurrent", 4000, (void *)cuCtxPushCurrent_v2},
+  {"cuCtxPopCurrent", 4000, (void *)cuCtxPopCurrent_v2},
+  {"cuDevicePrimaryCtxRelease", 11000, (void *)cuDevicePrimaryCtxRelease_v2},
+  {"cuDevicePrimaryCtxReset", 11000, (void *)cuDevicePrimaryCtxReset_v2},
+  {"cuDevicePrimaryCtxGetState", 7000, (void *)cuDevicePrimaryCtxGetState},
+  {"cuDeviceGetUuid", 9020, (void *)cuDeviceGetUuid},
+  {"cuDeviceGetUuid", 11040, (void *)cuDeviceGetUuid_v2},
+  /* end contexts */
   {"cuCtxSetCurrent", 4000, (void *)cuCtxSetCurrent},
   {"cuCtxGetCurrent", 4000, (void *)cuCtxGetCurrent},
   {"cuCtxGetDevice", 2000, (void *)cuCtxGetDevice},
@@ -268,6 +293,21 @@ static const struct {
   {"cuMemFree", 3020, (void *)cuMemFree_v2},
   {"cuMemGetInfo", 3020, (void *)cuMemGetInfo_v2},
   {"cuGetErrorName", 6000, (void *)cuGetErrorName},
+  /* pitch, managed, VMM, arrays */
+  {"cuDeviceGetAttribute", 2000, (void *)cuDeviceGetAttribute},
+  {"cuMemAllocPitch", 3020, (void *)cuMemAllocPitch_v2},
+  {"cuMemAllocManaged", 6000, (void *)cuMemAllocManaged},
+  {"cuMemGetAllocationGranularity", 10020, (void *)cuMemGetAllocationGranularity},
+  {"cuMemCreate", 10020, (void *)cuMemCreate},
+  {"cuMemRelease", 10020, (void *)cuMemRelease},
+  {"cuArrayCreate", 3020, (void *)cuArrayCreate_v2},
+  {"cuArray3DCreate", 3020, (void *)cuArray3DCreate_v2},
+  {"cuArrayDestroy", 2000, (void *)cuArrayDestroy},
+  {"cuMipmappedArrayCreate", 5000, (void *)cuMipmappedArrayCreate},
+  {"cuMipmappedArrayDestroy", 5000, (void *)cuMipmappedArrayDestroy},
+  {"cuArrayGetMemoryRequirements", 11060, (void *)cuArrayGetMemoryRequirements},
+  {"cuMipmappedArrayGetMemoryRequirements", 11060, (void *)cuMipmappedArrayGetMemoryRequirements},
+  /* end pitch, managed, VMM, arrays */
   {"cuGetProcAddress", 11030, (void *)cuGetProcAddress},
   {"cuGetProcAddress", 12000, (void *)cuGetProcAddress_v2},
 };
@@ -284,6 +324,9 @@ CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cu
     known = 1;
     if (entries[i].min_version <= cudaVersion) *pfn = entries[i].fn; /* later rows win */
   }
+  /* stream-ordered: its own table, which also knows the flags = 2 (_ptsz) entries */
+  void *async_fn = fake_async_proc(symbol, cudaVersion, flags, &known);
+  if (async_fn) *pfn = async_fn;
   const char *null_for = getenv("FAKE_CUDA_PROC_NULL");
   if (known && *pfn && null_for && strcmp(null_for, symbol) == 0) *pfn = NULL;
   else if (!*pfn) {
@@ -300,3 +343,39 @@ CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuin
 {
   return cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, NULL);
 }
+
+/* ---- contexts and NVML: a context's own memory, and this process's view for the fake NVML ---- */
+
+/* Takes device memory that has no address (a context's); CUDA_ERROR_OUT_OF_MEMORY if short. */
+CUresult fake_context_take(CUdevice dev, uint64_t bytes)
+{
+  CUresult rc = check_device(dev);
+  if (rc) return rc;
+  pthread_mutex_lock(&lock);
+  if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
+  else used[dev] += bytes;
+  if (!rc) fake_shared_note(dev, used[dev]);
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+void fake_context_give(CUdevice dev, uint64_t bytes)
+{
+  if (check_device(dev)) return;
+  pthread_mutex_lock(&lock);
+  used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
+  fake_shared_note(dev, used[dev]);
+  pthread_mutex_unlock(&lock);
+}
+
+/* Exported for the fake libnvidia-ml.so.1: 0 with this process's total and used of dev. */
+__attribute__((visibility("default"))) int fake_cuda_memory(int dev, uint64_t *total, uint64_t *in_use)
+{
+  if (check_device(dev)) return -1;
+  pthread_mutex_lock(&lock);
+  *total = device_mem;
+  *in_use = used[dev];
+  pthread_mutex_unlock(&lock);
+  return 0;
+}
+/* ---- end contexts and NVML ---- */

@@ -20,6 +20,17 @@ extern "C" {
 int gpumem_config_write(const char *path, uint64_t limit_all, const uint64_t *limit_per_gpu,
                         int n, char *err, int errlen);
 
+/* Changes a running container's budget: rewrites the config at config_path exactly as
+ * gpumem_config_write does (same arguments), then bumps the generation counter in the
+ * accounting region at accounting_path (validated first, written with one pwrite, never mapped).
+ * The container's processes compare that counter on every allocation and re-read the config
+ * when it changed, so the new budget applies from their next allocation. Lowering below the
+ * current use is allowed: nothing is taken back, new allocations are refused until the use
+ * falls below the new budget. On failure after the config was written, the processes still pick
+ * the new config up the next time they re-read it (e.g. at start). */
+int gpumem_budget_update(const char *config_path, const char *accounting_path, uint64_t limit_all,
+                         const uint64_t *limit_per_gpu, int n, char *err, int errlen);
+
 /* Reads and strictly validates a config file. Fills *limit_all and limit_per_gpu[0..n-1]
  * (0 = not set); n: 0..64. A missing file is an error here. */
 int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu, int n,

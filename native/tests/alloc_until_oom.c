@@ -2,7 +2,15 @@
  * reaching the driver the way cudart 13 does (dlopen + cuGetProcAddress_v2 by base name), and
  * with -DLINKED as a program linked with -lcuda.
  *
- * usage: alloc-until-oom [--block 4m] [--max SIZE] [--hold SECONDS] [--free] [--device I] */
+ * usage: alloc-until-oom [--block 4m] [--max SIZE] [--hold SECONDS] [--free] [--device I]
+ *        [--api malloc|pitch|managed|vmm|array|array3d|mipmapped|mix] [--width BYTES] [--host]
+ *        [--levels N] [--hold-freed SECONDS]
+ * --api picks the allocation family (default malloc = cuMemAlloc_v2; mix rotates through all);
+ * a block is then about --block bytes: pitch and arrays use rows of --width bytes (default 1000),
+ * vmm is cuMemCreate on the device (--host: on the host), mipmapped has --levels levels (4).
+ * "allocated" is what the program asked for, except pitch: pitch x height as the driver says.
+ * --hold-freed: after --free, print a second line {"freed":N,...} and hold again (a second
+ * SIGTERM ends it), so the charges can be looked at while the process still lives. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +40,15 @@ static struct {
   cuMemGetInfo_v2_fn get_info;
   cuDeviceTotalMem_v2_fn total_mem;
   cuGetErrorName_fn error_name;
+  cuMemAllocPitch_v2_fn alloc_pitch;
+  cuMemAllocManaged_fn alloc_managed;
+  cuMemCreate_fn mem_create;
+  cuMemRelease_fn mem_release;
+  cuArrayCreate_v2_fn array_create;
+  cuArray3DCreate_v2_fn array3d_create;
+  cuArrayDestroy_fn array_destroy;
+  cuMipmappedArrayCreate_fn mipmap_create;
+  cuMipmappedArrayDestroy_fn mipmap_destroy;
 } cu;
 
 static void die(const char *what)
@@ -51,6 +68,29 @@ CUresult cuMemFree_v2(CUdeviceptr);
 CUresult cuMemGetInfo_v2(size_t *, size_t *);
 CUresult cuDeviceTotalMem_v2(size_t *, CUdevice);
 CUresult cuGetErrorName(CUresult, const char **);
+CUresult cuMemAllocPitch_v2(CUdeviceptr *, size_t *, size_t, size_t, unsigned int);
+CUresult cuMemAllocManaged(CUdeviceptr *, size_t, unsigned int);
+CUresult cuMemCreate(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *,
+                     unsigned long long);
+CUresult cuMemRelease(CUmemGenericAllocationHandle);
+CUresult cuArrayCreate_v2(CUarray *, const CUDA_ARRAY_DESCRIPTOR *);
+CUresult cuArray3DCreate_v2(CUarray *, const CUDA_ARRAY3D_DESCRIPTOR *);
+CUresult cuArrayDestroy(CUarray);
+CUresult cuMipmappedArrayCreate(CUmipmappedArray *, const CUDA_ARRAY3D_DESCRIPTOR *, unsigned int);
+CUresult cuMipmappedArrayDestroy(CUmipmappedArray);
+
+static void load_families(void)
+{
+  cu.alloc_pitch = cuMemAllocPitch_v2;
+  cu.alloc_managed = cuMemAllocManaged;
+  cu.mem_create = cuMemCreate;
+  cu.mem_release = cuMemRelease;
+  cu.array_create = cuArrayCreate_v2;
+  cu.array3d_create = cuArray3DCreate_v2;
+  cu.array_destroy = cuArrayDestroy;
+  cu.mipmap_create = cuMipmappedArrayCreate;
+  cu.mipmap_destroy = cuMipmappedArrayDestroy;
+}
 
 static void load_driver(void)
 {
@@ -95,10 +135,131 @@ static void load_driver(void)
   cu.total_mem = (cuDeviceTotalMem_v2_fn)entry("cuDeviceTotalMem");
   cu.error_name = (cuGetErrorName_fn)entry("cuGetErrorName");
 }
+
+/* Only for --api other than malloc, so the default run asks the driver for nothing new. */
+static void load_families(void)
+{
+  cu.alloc_pitch = (cuMemAllocPitch_v2_fn)entry("cuMemAllocPitch");
+  cu.alloc_managed = (cuMemAllocManaged_fn)entry("cuMemAllocManaged");
+  cu.mem_create = (cuMemCreate_fn)entry("cuMemCreate");
+  cu.mem_release = (cuMemRelease_fn)entry("cuMemRelease");
+  cu.array_create = (cuArrayCreate_v2_fn)entry("cuArrayCreate");
+  cu.array3d_create = (cuArray3DCreate_v2_fn)entry("cuArray3DCreate");
+  cu.array_destroy = (cuArrayDestroy_fn)entry("cuArrayDestroy");
+  cu.mipmap_create = (cuMipmappedArrayCreate_fn)entry("cuMipmappedArrayCreate");
+  cu.mipmap_destroy = (cuMipmappedArrayDestroy_fn)entry("cuMipmappedArrayDestroy");
+}
 #endif
 
-static volatile sig_atomic_t stop;
-static void on_term(int sig) { (void)sig; stop = 1; }
+enum api { API_MALLOC, API_PITCH, API_MANAGED, API_VMM, API_ARRAY, API_ARRAY3D, API_MIPMAPPED,
+           API_FAMILIES, API_MIX = API_FAMILIES };
+static const char *const api_names[] = {"malloc", "pitch", "managed", "vmm", "array", "array3d",
+                                        "mipmapped", "mix"};
+
+struct block {
+  enum api api;
+  uint64_t handle; /* device pointer, VMM handle or array */
+};
+
+static struct {
+  uint64_t width;
+  unsigned levels;
+  int host;
+  CUdevice dev;
+  uint64_t last_pitch;
+} opt = {1000, 4, 0, 0, 0};
+
+static uint64_t at_least_1(uint64_t v) { return v ? v : 1; }
+
+/* Allocates one block of about `size` bytes with family a; *taken = the bytes it stands for. */
+static CUresult alloc_one(enum api a, uint64_t size, struct block *b, uint64_t *taken)
+{
+  CUdeviceptr p = 0;
+  CUresult rc;
+  uint64_t w = opt.width, h = at_least_1(size / w);
+  b->api = a;
+  switch (a) {
+  case API_PITCH: {
+    size_t pitch = 0;
+    rc = cu.alloc_pitch(&p, &pitch, w, h, 4);
+    *taken = (uint64_t)pitch * h;
+    if (rc == CUDA_SUCCESS) opt.last_pitch = pitch;
+    break;
+  }
+  case API_MANAGED:
+    rc = cu.alloc_managed(&p, size, CU_MEM_ATTACH_GLOBAL);
+    *taken = size;
+    break;
+  case API_VMM: {
+    CUmemAllocationProp prop;
+    memset(&prop, 0, sizeof prop);
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.location.type = opt.host ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE;
+    prop.location.id = opt.host ? 0 : opt.dev;
+    CUmemGenericAllocationHandle handle = 0;
+    rc = cu.mem_create(&handle, size, &prop, 0);
+    b->handle = handle;
+    *taken = size;
+    return rc;
+  }
+  case API_ARRAY: {
+    CUDA_ARRAY_DESCRIPTOR d = {w, h, CU_AD_FORMAT_UNSIGNED_INT8, 1};
+    CUarray arr = NULL;
+    rc = cu.array_create(&arr, &d);
+    b->handle = (uint64_t)(uintptr_t)arr;
+    *taken = w * h;
+    return rc;
+  }
+  case API_ARRAY3D: {
+    uint64_t depth = at_least_1(size / (w * 64));
+    CUDA_ARRAY3D_DESCRIPTOR d = {w, 64, depth, CU_AD_FORMAT_UNSIGNED_INT8, 1, 0};
+    CUarray arr = NULL;
+    rc = cu.array3d_create(&arr, &d);
+    b->handle = (uint64_t)(uintptr_t)arr;
+    *taken = w * 64 * depth;
+    return rc;
+  }
+  case API_MIPMAPPED: {
+    CUDA_ARRAY3D_DESCRIPTOR d = {w, h, 0, CU_AD_FORMAT_UNSIGNED_INT8, 1, 0};
+    CUmipmappedArray arr = NULL;
+    rc = cu.mipmap_create(&arr, &d, opt.levels);
+    b->handle = (uint64_t)(uintptr_t)arr;
+    *taken = 0;
+    for (unsigned l = 0; l < opt.levels; l++) *taken += at_least_1(w >> l) * at_least_1(h >> l);
+    return rc;
+  }
+  default:
+    rc = cu.alloc(&p, size);
+    *taken = size;
+    break;
+  }
+  b->handle = p;
+  return rc;
+}
+
+static void free_one(const struct block *b)
+{
+  switch (b->api) {
+  case API_VMM: cu.mem_release(b->handle); break;
+  case API_ARRAY: case API_ARRAY3D: cu.array_destroy((CUarray)(uintptr_t)b->handle); break;
+  case API_MIPMAPPED: cu.mipmap_destroy((CUmipmappedArray)(uintptr_t)b->handle); break;
+  default: cu.free(b->handle); break;
+  }
+}
+
+static volatile sig_atomic_t stops; /* SIGTERMs received: the n-th ends the n-th hold */
+static void on_term(int sig) { (void)sig; stops++; }
+
+static void hold_for(double seconds, int nth)
+{
+  struct timespec start, now, tick = {0, 50 * 1000 * 1000};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    nanosleep(&tick, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (stops < nth && (double)(now.tv_sec - start.tv_sec) +
+                              (double)(now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+}
 
 static uint64_t size_arg(const char *text)
 {
@@ -111,16 +272,26 @@ static uint64_t size_arg(const char *text)
 int main(int argc, char **argv)
 {
   uint64_t block = 4ULL << 20, max = 0;
-  double hold = 0;
+  double hold = 0, hold_freed = 0;
   int do_free = 0, ordinal = 0;
+  enum api api = API_MALLOC;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--free")) do_free = 1;
+    else if (!strcmp(a, "--host")) opt.host = 1;
     else if (!v) die("missing argument value");
     else if (!strcmp(a, "--block")) block = size_arg(argv[++i]);
     else if (!strcmp(a, "--max")) max = size_arg(argv[++i]);
     else if (!strcmp(a, "--hold")) hold = atof(argv[++i]);
     else if (!strcmp(a, "--device")) ordinal = atoi(argv[++i]);
+    else if (!strcmp(a, "--width")) opt.width = at_least_1(size_arg(argv[++i]));
+    else if (!strcmp(a, "--levels")) opt.levels = (unsigned)atoi(argv[++i]);
+    else if (!strcmp(a, "--hold-freed")) hold_freed = atof(argv[++i]);
+    else if (!strcmp(a, "--api")) {
+      const char *name = argv[++i];
+      for (api = 0; api <= API_MIX && strcmp(api_names[api], name); api++) continue;
+      if (api > API_MIX) die("unknown --api");
+    }
     else die("unknown argument");
   }
   struct sigaction sa;
@@ -129,10 +300,12 @@ int main(int argc, char **argv)
   sigaction(SIGTERM, &sa, NULL);
 
   load_driver();
+  if (api != API_MALLOC) load_families();
   CUdevice dev;
   CUcontext ctx;
   if (cu.init(0) != CUDA_SUCCESS) die("cuInit failed");
   if (cu.device_get(&dev, ordinal) != CUDA_SUCCESS) die("cuDeviceGet failed");
+  opt.dev = dev;
   if (cu.retain(&ctx, dev) != CUDA_SUCCESS || cu.set_current(ctx) != CUDA_SUCCESS)
     die("cannot make a context current");
 
@@ -141,15 +314,17 @@ int main(int argc, char **argv)
   cu.total_mem(&device_total, dev);
 
   size_t cap = 1024, n = 0;
-  CUdeviceptr *blocks = malloc(cap * sizeof *blocks);
+  struct block *blocks = malloc(cap * sizeof *blocks);
   CUresult rc = CUDA_SUCCESS;
   uint64_t allocated = 0;
   while (!max || allocated + block <= max) {
     if (n == cap && !(blocks = realloc(blocks, (cap *= 2) * sizeof *blocks))) die("no memory");
-    rc = cu.alloc(&blocks[n], block);
+    uint64_t taken = 0;
+    enum api a = api == API_MIX ? (enum api)(n % API_FAMILIES) : api;
+    rc = alloc_one(a, block, &blocks[n], &taken);
     if (rc != CUDA_SUCCESS) break;
     n++;
-    allocated += block;
+    allocated += taken;
   }
   cu.get_info(&free_after, &total);
 
@@ -157,21 +332,22 @@ int main(int argc, char **argv)
   if (rc != CUDA_SUCCESS && (cu.error_name(rc, &name) != CUDA_SUCCESS || !name))
     name = "unknown error";
   printf("{\"allocated\":%llu,\"blocks\":%zu,\"error\":%s%s%s,\"total\":%zu,\"free_before\":%zu,"
-         "\"free_after\":%zu,\"device_total\":%zu}\n",
+         "\"free_after\":%zu,\"device_total\":%zu,\"api\":\"%s\",\"pitch\":%llu}\n",
          (unsigned long long)allocated, n, name ? "\"" : "", name ? name : "null",
-         name ? "\"" : "", total, free_before, free_after, device_total);
+         name ? "\"" : "", total, free_before, free_after, device_total, api_names[api],
+         (unsigned long long)opt.last_pitch);
   fflush(stdout);
 
-  if (hold > 0) {
-    struct timespec start, now, tick = {0, 50 * 1000 * 1000};
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-      nanosleep(&tick, NULL);
-      clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (!stop && (double)(now.tv_sec - start.tv_sec) +
-                              (double)(now.tv_nsec - start.tv_nsec) / 1e9 < hold);
+  if (hold > 0) hold_for(hold, 1);
+  if (do_free) {
+    for (size_t i = 0; i < n; i++) free_one(&blocks[i]);
+    if (hold_freed > 0) {
+      size_t free_freed = 0;
+      cu.get_info(&free_freed, &total);
+      printf("{\"freed\":%zu,\"free_after_free\":%zu}\n", n, free_freed);
+      fflush(stdout);
+      hold_for(hold_freed, hold > 0 ? 2 : 1);
+    }
   }
-  if (do_free)
-    for (size_t i = 0; i < n; i++) cu.free(blocks[i]);
   return 0;
 }

@@ -4,10 +4,11 @@ import torch
 
 block = int(float(sys.argv[1]) if len(sys.argv) > 1 else 256) << 20
 hold = float(sys.argv[2]) if len(sys.argv) > 2 else 4
+stop = int(float(sys.argv[3])) << 20 if len(sys.argv) > 3 else None  # MiB: stop there instead of at the error
 free0, total = torch.cuda.mem_get_info()
 blocks, err = [], None
 try:
-    while True:
+    while stop is None or len(blocks) * block < stop:
         blocks.append(torch.empty(block, dtype=torch.uint8, device="cuda"))
 except torch.OutOfMemoryError as e:
     err = "torch.OutOfMemoryError: " + str(e).splitlines()[0][:160]

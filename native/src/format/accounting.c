@@ -146,19 +146,25 @@ static int fits(const struct gpumem_region *r, int dev, uint64_t bytes, uint64_t
   return budget == 0 || (bytes <= budget && r->used[dev] <= budget - bytes);
 }
 
-int gpumem_accounting_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
-                              uint64_t budget)
+int gpumem_accounting_try_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                                  uint64_t budget, int reclaim)
 {
   if (slot < 0 || slot >= GPUMEM_MAX_SLOTS || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
   if (lock_region(r)) return -1;
   int ok = fits(r, dev, bytes, budget);
-  if (!ok && reclaim_locked(r) > 0) ok = fits(r, dev, bytes, budget);
+  if (!ok && reclaim && reclaim_locked(r) > 0) ok = fits(r, dev, bytes, budget);
   if (ok) {
     r->slots[slot].used[dev] += bytes; /* slot first: it is the source of truth */
     r->used[dev] += bytes;
   }
   unlock_region(r);
   return ok ? 0 : -1;
+}
+
+int gpumem_accounting_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                              uint64_t budget)
+{
+  return gpumem_accounting_try_reserve(r, slot, dev, bytes, budget, 1);
 }
 
 void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint64_t bytes)
@@ -291,6 +297,42 @@ struct gpumem_region *gpumem_accounting_attach(const char *path, int *missing, c
     return NULL;
   }
   return m;
+}
+
+int gpumem_accounting_bump_generation(const char *path, char *err, int errlen)
+{
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return -1;
+  }
+  /* The header is all that is read and checked: the size from the file, the rest copied out. */
+  enum { HEAD = offsetof(struct gpumem_region, lock) };
+  uint64_t buf[(HEAD + 7) / 8];
+  const struct gpumem_region *head = (const struct gpumem_region *)buf; /* header fields only */
+  off_t size = lseek(fd, 0, SEEK_END);
+  ssize_t got = pread(fd, buf, HEAD, 0);
+  char why[160];
+  int rc = -1;
+  if (got != (ssize_t)HEAD) {
+    set_err(err, errlen, "%s: accounting region has the wrong size%s", path, "");
+  } else if (size != (off_t)REGION_SIZE ||
+             gpumem_accounting_validate(head, (uint64_t)size, why, sizeof why)) {
+    if (size != (off_t)REGION_SIZE) snprintf(why, sizeof why, "accounting region has the wrong size");
+    set_err(err, errlen, "%s: %s", path, why);
+  } else {
+    /* Any new value works: processes compare for inequality. One aligned 8-byte store. */
+    uint64_t next;
+    memcpy(&next, (const char *)buf + offsetof(struct gpumem_region, generation), sizeof next);
+    next++;
+    if (pwrite(fd, &next, sizeof next, offsetof(struct gpumem_region, generation)) ==
+        (ssize_t)sizeof next)
+      rc = 0;
+    else
+      set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+  }
+  close(fd);
+  return rc;
 }
 
 int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,

@@ -9,7 +9,7 @@
 #include "config.h"
 
 #define GPUMEM_ACCOUNTING_MAGIC "gpumemA\n"
-#define GPUMEM_ACCOUNTING_VERSION 1
+#define GPUMEM_ACCOUNTING_VERSION 2 /* 2: generation counter, context estimates */
 #define GPUMEM_MAX_SLOTS 1024
 
 /* One process. Slots are the source of truth; the per-GPU totals are a cache of their sum. */
@@ -30,11 +30,17 @@ struct gpumem_region {
   uint32_t max_slots;
   uint32_t slot_size;
   uint32_t reserved;
+  /* Bumped by the host after it rewrites the (read-only) config; processes re-read the config
+   * when it differs from what they saw. Only a hint: scribbling it causes a re-read, nothing else. */
+  uint64_t generation;
   union {
     pthread_mutex_t mutex; /* process-shared, robust */
     char bytes[64];
   } lock;
   uint64_t used[GPUMEM_MAX_GPUS];
+  /* Last measured cost of a CUDA context per GPU, reserved before the next context is created
+   * so that creating it cannot pass the budget even for a moment. A hint like the generation. */
+  uint64_t context_estimate[GPUMEM_MAX_GPUS];
   struct gpumem_slot slots[GPUMEM_MAX_SLOTS];
 };
 
@@ -61,6 +67,11 @@ void gpumem_accounting_leave(struct gpumem_region *r, int slot);
 int gpumem_accounting_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
                               uint64_t budget);
 
+/* As gpumem_accounting_reserve; reclaim = 0 skips the dead-process scan (kill + /proc reads)
+ * that a refused reservation would otherwise do, for callers that rate-limit it themselves. */
+int gpumem_accounting_try_reserve(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                                  uint64_t budget, int reclaim);
+
 /* Returns a charge taken by gpumem_accounting_reserve. */
 void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint64_t bytes);
 
@@ -69,6 +80,10 @@ int gpumem_accounting_reclaim(struct gpumem_region *r);
 
 /* Start time of a process from /proc/<pid>/stat (field 22), 0 if unknown. */
 uint64_t gpumem_process_start_time(pid_t pid);
+
+/* Host side: tells the processes using the region at path that the config changed (generation
+ * + 1, one pwrite; never maps the file). Validates the header first. 0 or -1 with err. */
+int gpumem_accounting_bump_generation(const char *path, char *err, int errlen);
 
 /* Host-side reader: copies the file (never maps it: a container could truncate it under us),
  * validates it, reports recorded per-GPU totals and occupied slots. 0 or -1 with err. */

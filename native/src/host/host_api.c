@@ -32,6 +32,18 @@ EXPORT int gpumem_config_write(const char *path, uint64_t limit_all,
   return gpumem_config_store(path, &cfg, err, errlen);
 }
 
+/* The container's processes read the config only when the region's generation changes, so the
+ * file is replaced first (atomic rename: a reader sees the old or the new file, never half) and
+ * the generation bumped after: whoever sees the new generation reads the new file. */
+EXPORT int gpumem_budget_update(const char *config_path, const char *accounting_path,
+                                uint64_t limit_all, const uint64_t *limit_per_gpu, int n, char *err,
+                                int errlen)
+{
+  if (!accounting_path || !*accounting_path) return bad_args(err, errlen, "accounting path is empty");
+  if (gpumem_config_write(config_path, limit_all, limit_per_gpu, n, err, errlen)) return -1;
+  return gpumem_accounting_bump_generation(accounting_path, err, errlen);
+}
+
 EXPORT int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu,
                               int n, char *err, int errlen)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../format/accounting.h"
@@ -28,6 +29,21 @@ static int slot = -1;
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t owner_pid; /* standalone: the process that created owned_dir removes it */
 static char owned_dir[4096];
+
+/* Live budget: the effective limit per device, re-read from the config file (read-only in a
+ * container) only when the region's generation differs from the one last seen. */
+static uint64_t limits[GPUMEM_MAX_GPUS];
+static uint64_t seen_gen;
+static char config_path[4200];
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static int closed_by_reload;
+static int64_t last_reclaim_ms = -1000;
+
+static void apply_limits(const struct gpumem_config *c)
+{
+  for (int d = 0; d < GPUMEM_MAX_GPUS; d++)
+    __atomic_store_n(&limits[d], gpumem_config_budget(c, d), __ATOMIC_RELAXED);
+}
 
 /* One line to stderr; write(2) rather than stdio so nothing is buffered or reentered. */
 static void say(const char *what)
@@ -139,6 +155,7 @@ static void init(void)
   char state[4096], path[4200];
   snprintf(state, sizeof state, "%s", have_dir ? dir : DEFAULT_STATE_DIR);
   snprintf(path, sizeof path, "%s/config/gpumem.conf", state);
+  snprintf(config_path, sizeof config_path, "%s", path);
   int rc = gpumem_config_load(path, &cfg, err, sizeof err);
   if (rc < 0) {
     say(err);
@@ -158,6 +175,7 @@ static void init(void)
         return;
       }
       snprintf(state, sizeof state, "%s", owned_dir);
+      snprintf(config_path, sizeof config_path, "%s/config/gpumem.conf", owned_dir);
     } else {
       mkdir(state, 0755);
     }
@@ -174,20 +192,81 @@ static void init(void)
     return;
   }
   pthread_atfork(NULL, NULL, after_fork_child);
+  apply_limits(&cfg);
+  /* Different from any value the region holds: the first check re-reads the config, which
+   * closes the window between reading the config above and attaching the region. */
+  seen_gen = ~__atomic_load_n(&region->generation, __ATOMIC_ACQUIRE);
   mode = BUDGET_ENFORCE;
+}
+
+/* Slow path, only when the generation moved: re-read the config. A missing file keeps the
+ * limits (environment mode has none; the host removes it only when the container is gone); an
+ * unreadable or malformed one fails closed until a good one arrives. */
+static void reload_config(uint64_t gen)
+{
+  pthread_mutex_lock(&reload_lock);
+  if (__atomic_load_n(&seen_gen, __ATOMIC_RELAXED) != gen) {
+    struct gpumem_config c;
+    char err[600];
+    int rc = gpumem_config_load(config_path, &c, err, sizeof err);
+    if (rc == 0) {
+      apply_limits(&c);
+      if (closed_by_reload) {
+        closed_by_reload = 0;
+        __atomic_store_n(&mode, BUDGET_ENFORCE, __ATOMIC_RELEASE);
+      }
+    } else if (rc < 0 && !closed_by_reload) {
+      say(err); /* once per change of the file, not per call */
+      closed_by_reload = 1;
+      __atomic_store_n(&mode, BUDGET_CLOSED, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&seen_gen, gen, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&reload_lock);
+}
+
+/* The hot path's whole cost for a live budget: one atomic load and a compare. */
+static inline void check_generation(void)
+{
+  uint64_t gen = __atomic_load_n(&region->generation, __ATOMIC_ACQUIRE);
+  if (__builtin_expect(gen != __atomic_load_n(&seen_gen, __ATOMIC_ACQUIRE), 0))
+    reload_config(gen);
 }
 
 enum budget_mode budget_mode(void)
 {
   pthread_once(&once, init);
-  return mode;
+  enum budget_mode m = __atomic_load_n(&mode, __ATOMIC_ACQUIRE);
+  if (m != BUDGET_OFF && region) {
+    check_generation();
+    m = __atomic_load_n(&mode, __ATOMIC_ACQUIRE);
+  }
+  return m;
+}
+
+/* Dead-process reclaim reads /proc for every slot: on a refused reservation it runs at most
+ * every 10 ms per process, so a program retrying in a loop at OOM does not turn it into I/O per
+ * call. */
+static int reclaim_due(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)) return 1;
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  int64_t last = __atomic_load_n(&last_reclaim_ms, __ATOMIC_RELAXED);
+  if (now - last < 10) return 0;
+  return __atomic_compare_exchange_n(&last_reclaim_ms, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED);
 }
 
 int budget_reserve(int dev, uint64_t bytes)
 {
   int s = slot;
   if (s < 0 && (s = join()) < 0) return -1;
-  return gpumem_accounting_reserve(region, s, dev, bytes, gpumem_config_budget(&cfg, dev));
+  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  uint64_t limit = __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
+  if (gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 0) == 0) return 0;
+  if (!reclaim_due()) return -1;
+  return gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 1);
 }
 
 void budget_release(int dev, uint64_t bytes)
@@ -198,9 +277,25 @@ void budget_release(int dev, uint64_t bytes)
 uint64_t budget_limit(int dev, uint64_t *used)
 {
   *used = 0;
-  if (mode != BUDGET_ENFORCE || dev < 0 || dev >= GPUMEM_MAX_GPUS) return 0;
+  if (__atomic_load_n(&mode, __ATOMIC_ACQUIRE) != BUDGET_ENFORCE || dev < 0 ||
+      dev >= GPUMEM_MAX_GPUS)
+    return 0;
+  check_generation();
   *used = __atomic_load_n(&region->used[dev], __ATOMIC_RELAXED);
-  return gpumem_config_budget(&cfg, dev);
+  return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
+}
+
+uint64_t budget_context_estimate(int dev)
+{
+  if (!region || dev < 0 || dev >= GPUMEM_MAX_GPUS) return 0;
+  uint64_t v = __atomic_load_n(&region->context_estimate[dev], __ATOMIC_RELAXED);
+  return v > (UINT64_C(4) << 30) ? UINT64_C(4) << 30 : v; /* the container can write it */
+}
+
+void budget_note_context(int dev, uint64_t bytes)
+{
+  if (region && dev >= 0 && dev < GPUMEM_MAX_GPUS && bytes)
+    __atomic_store_n(&region->context_estimate[dev], bytes, __ATOMIC_RELAXED);
 }
 
 static void remove_owned_dir(void)
@@ -223,4 +318,23 @@ __attribute__((destructor)) static void at_exit(void)
     slot = -1;
   }
   if (owner_pid && owner_pid == getpid()) remove_owned_dir();
+}
+
+/* pitch, managed, VMM, arrays: moves a charge from the bound reserved before a call to what the
+ * driver really took; growing can be refused like any reservation. */
+int budget_adjust(int dev, uint64_t from, uint64_t to)
+{
+  if (to > from) return budget_reserve(dev, to - from);
+  if (to < from) budget_release(dev, from - to);
+  return 0;
+}
+
+/* stream-ordered: charges bytes the driver already holds (a launched graph's memory, a pool that
+ * grew past its reservation), past the budget if need be, so others are refused until returned. */
+void budget_charge_held(int dev, uint64_t bytes)
+{
+  int s = slot;
+  if (s < 0 && (s = join()) < 0) return;
+  if (dev < 0 || dev >= GPUMEM_MAX_GPUS || bytes == 0) return;
+  gpumem_accounting_try_reserve(region, s, dev, bytes, 0, 0); /* budget 0: never refused */
 }

@@ -19,7 +19,19 @@ int budget_reserve(int dev, uint64_t bytes);
 /* Returns a charge (driver refused the allocation, or it was freed). */
 void budget_release(int dev, uint64_t bytes);
 
+/* What a context on dev last cost anyone in the container (0 = never measured), at most
+ * CONTEXT_CHARGE_MAX; and recording a new measurement. */
+uint64_t budget_context_estimate(int dev);
+void budget_note_context(int dev, uint64_t bytes);
+
 /* Budget of dev in bytes (0 = none), and in *used what the whole container has charged on it. */
 uint64_t budget_limit(int dev, uint64_t *used);
+
+/* Changes a charge on dev from `from` to `to` bytes; 0, or -1 (charge left at `from`) when growing
+ * would pass the budget. */
+int budget_adjust(int dev, uint64_t from, uint64_t to);
+
+/* stream-ordered: charges bytes the driver already holds, past the budget if need be. */
+void budget_charge_held(int dev, uint64_t bytes);
 
 #endif

@@ -19,6 +19,35 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev);
 CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
                              CUdriverProcAddressQueryResult *symbolStatus);
+/* pitch, managed, VMM, arrays */
+CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
+                            unsigned int ElementSizeBytes);
+CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags);
+CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
+                     const CUmemAllocationProp *prop, unsigned long long flags);
+CUresult cuMemRelease(CUmemGenericAllocationHandle handle);
+CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc);
+CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc);
+CUresult cuArrayDestroy(CUarray hArray);
+CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc,
+                                unsigned int numMipmapLevels);
+CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray);
+/* end pitch, managed, VMM, arrays */
+/* contexts and NVML */
+CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev);
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev);
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev);
+CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev);
+CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
+                        unsigned int flags, CUdevice dev);
+CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags,
+                        CUdevice dev);
+CUresult cuCtxDestroy_v2(CUcontext ctx);
+int nvmlDeviceGetMemoryInfo(void *device, void *memory);
+int nvmlDeviceGetMemoryInfo_v2(void *device, void *memory);
+/* end contexts and NVML */
+/* stream-ordered: prototypes in memory_async.h */
+#include "memory_async.h"
 
 /* Indexed by enum gpumem_sym. Rows sharing a base are ordered by min_version. */
 static struct gpumem_symbol table[SYM_COUNT] = {
@@ -31,24 +60,100 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                             (void *)cuGetProcAddress, 0},
   [SYM_cuGetProcAddress_v2] = {"cuGetProcAddress", "cuGetProcAddress_v2", 12000,
                                (void *)cuGetProcAddress_v2, 0},
+  /* pitch, managed, VMM, arrays */
+  [SYM_cuMemAllocPitch_v2] = {"cuMemAllocPitch", "cuMemAllocPitch_v2", 3020,
+                              (void *)cuMemAllocPitch_v2, 0},
+  [SYM_cuMemAllocManaged] = {"cuMemAllocManaged", "cuMemAllocManaged", 6000,
+                             (void *)cuMemAllocManaged, 0},
+  [SYM_cuMemCreate] = {"cuMemCreate", "cuMemCreate", 10020, (void *)cuMemCreate, 0},
+  [SYM_cuMemRelease] = {"cuMemRelease", "cuMemRelease", 10020, (void *)cuMemRelease, 0},
+  [SYM_cuArrayCreate_v2] = {"cuArrayCreate", "cuArrayCreate_v2", 3020, (void *)cuArrayCreate_v2, 0},
+  [SYM_cuArray3DCreate_v2] = {"cuArray3DCreate", "cuArray3DCreate_v2", 3020,
+                              (void *)cuArray3DCreate_v2, 0},
+  [SYM_cuArrayDestroy] = {"cuArrayDestroy", "cuArrayDestroy", 2000, (void *)cuArrayDestroy, 0},
+  [SYM_cuMipmappedArrayCreate] = {"cuMipmappedArrayCreate", "cuMipmappedArrayCreate", 5000,
+                                  (void *)cuMipmappedArrayCreate, 0},
+  [SYM_cuMipmappedArrayDestroy] = {"cuMipmappedArrayDestroy", "cuMipmappedArrayDestroy", 5000,
+                                   (void *)cuMipmappedArrayDestroy, 0},
+  /* end pitch, managed, VMM, arrays */
+  /* stream-ordered: the _ptsz rows share the base and answer flags = 2 (see symbols_by_base) */
+  [SYM_cuMemAllocAsync] = {"cuMemAllocAsync", "cuMemAllocAsync", 11020, (void *)cuMemAllocAsync, 0, 0},
+  [SYM_cuMemAllocAsync_ptsz] = {"cuMemAllocAsync", "cuMemAllocAsync_ptsz", 11020,
+                                (void *)cuMemAllocAsync_ptsz, 0, 1},
+  [SYM_cuMemFreeAsync] = {"cuMemFreeAsync", "cuMemFreeAsync", 11020, (void *)cuMemFreeAsync, 0, 0},
+  [SYM_cuMemFreeAsync_ptsz] = {"cuMemFreeAsync", "cuMemFreeAsync_ptsz", 11020,
+                               (void *)cuMemFreeAsync_ptsz, 0, 1},
+  [SYM_cuMemAllocFromPoolAsync] = {"cuMemAllocFromPoolAsync", "cuMemAllocFromPoolAsync", 11020,
+                                   (void *)cuMemAllocFromPoolAsync, 0, 0},
+  [SYM_cuMemAllocFromPoolAsync_ptsz] = {"cuMemAllocFromPoolAsync", "cuMemAllocFromPoolAsync_ptsz",
+                                        11020, (void *)cuMemAllocFromPoolAsync_ptsz, 0, 1},
+  [SYM_cuMemPoolCreate] = {"cuMemPoolCreate", "cuMemPoolCreate", 11020, (void *)cuMemPoolCreate, 0, 0},
+  [SYM_cuMemPoolDestroy] = {"cuMemPoolDestroy", "cuMemPoolDestroy", 11020,
+                            (void *)cuMemPoolDestroy, 0, 0},
+  [SYM_cuMemPoolTrimTo] = {"cuMemPoolTrimTo", "cuMemPoolTrimTo", 11020, (void *)cuMemPoolTrimTo, 0, 0},
+  [SYM_cuGraphInstantiate_v2] = {"cuGraphInstantiate", "cuGraphInstantiate_v2", 11000,
+                                 (void *)cuGraphInstantiate_v2, 0, 0},
+  /* from CUDA 12 the base name means the 3-argument WithFlags entry (two rows, one name) */
+  [SYM_cuGraphInstantiate_12000] = {"cuGraphInstantiate", "cuGraphInstantiateWithFlags", 12000,
+                                    (void *)cuGraphInstantiateWithFlags, 0, 0},
+  [SYM_cuGraphInstantiateWithFlags] = {"cuGraphInstantiateWithFlags", "cuGraphInstantiateWithFlags",
+                                       11040, (void *)cuGraphInstantiateWithFlags, 0, 0},
+  [SYM_cuGraphInstantiateWithParams] = {"cuGraphInstantiateWithParams",
+                                        "cuGraphInstantiateWithParams", 12000,
+                                        (void *)cuGraphInstantiateWithParams, 0, 0},
+  [SYM_cuGraphInstantiateWithParams_ptsz] = {"cuGraphInstantiateWithParams",
+                                             "cuGraphInstantiateWithParams_ptsz", 12000,
+                                             (void *)cuGraphInstantiateWithParams_ptsz, 0, 1},
+  [SYM_cuGraphLaunch] = {"cuGraphLaunch", "cuGraphLaunch", 10000, (void *)cuGraphLaunch, 0, 0},
+  [SYM_cuGraphLaunch_ptsz] = {"cuGraphLaunch", "cuGraphLaunch_ptsz", 10000,
+                              (void *)cuGraphLaunch_ptsz, 0, 1},
+  [SYM_cuGraphExecDestroy] = {"cuGraphExecDestroy", "cuGraphExecDestroy", 10000,
+                              (void *)cuGraphExecDestroy, 0, 0},
+  [SYM_cuDeviceGraphMemTrim] = {"cuDeviceGraphMemTrim", "cuDeviceGraphMemTrim", 11040,
+                                (void *)cuDeviceGraphMemTrim, 0, 0},
+  /* end stream-ordered */
+  /* contexts and NVML (NVML names: reached by dlsym or linking only; base = name) */
+  [SYM_cuDevicePrimaryCtxRetain] = {"cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRetain", 7000,
+                                    (void *)cuDevicePrimaryCtxRetain, 0},
+  [SYM_cuDevicePrimaryCtxRelease_v2] = {"cuDevicePrimaryCtxRelease", "cuDevicePrimaryCtxRelease_v2",
+                                        11000, (void *)cuDevicePrimaryCtxRelease_v2, 0},
+  [SYM_cuDevicePrimaryCtxReset_v2] = {"cuDevicePrimaryCtxReset", "cuDevicePrimaryCtxReset_v2",
+                                      11000, (void *)cuDevicePrimaryCtxReset_v2, 0},
+  [SYM_cuCtxCreate_v2] = {"cuCtxCreate", "cuCtxCreate_v2", 3020, (void *)cuCtxCreate_v2, 0},
+  [SYM_cuCtxCreate_v3] = {"cuCtxCreate", "cuCtxCreate_v3", 11040, (void *)cuCtxCreate_v3, 0},
+  [SYM_cuCtxCreate_v4] = {"cuCtxCreate", "cuCtxCreate_v4", 12050, (void *)cuCtxCreate_v4, 0},
+  [SYM_cuCtxDestroy_v2] = {"cuCtxDestroy", "cuCtxDestroy_v2", 4000, (void *)cuCtxDestroy_v2, 0},
+  [SYM_nvmlDeviceGetMemoryInfo] = {"nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo", 0,
+                                   (void *)nvmlDeviceGetMemoryInfo, 0},
+  [SYM_nvmlDeviceGetMemoryInfo_v2] = {"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo_v2", 0,
+                                      (void *)nvmlDeviceGetMemoryInfo_v2, 0},
+  /* end contexts and NVML */
 };
 
 struct gpumem_symbol *symbols_by_name(const char *name)
 {
-  if (name[0] != 'c' || name[1] != 'u') return NULL; /* cheap exit for the common case */
+  /* cheap exit for the common case: only cu* and nvml* names are ours */
+  if (!((name[0] == 'c' && name[1] == 'u') || (name[0] == 'n' && name[1] == 'v'))) return NULL;
   for (int i = 0; i < SYM_COUNT; i++)
     if (strcmp(table[i].name, name) == 0) return &table[i];
   return NULL;
 }
 
-struct gpumem_symbol *symbols_by_base(const char *base, int cuda_version)
+/* The driver answers flags = 2 with the _ptsz entry where one exists and with the plain entry
+ * otherwise, so a ptsz row wins for flags = 2 and plain rows answer everything else. */
+struct gpumem_symbol *symbols_by_base(const char *base, int cuda_version, unsigned long long flags)
 {
   if (!base || base[0] != 'c' || base[1] != 'u') return NULL;
+  int want_ptsz = flags == CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
   struct gpumem_symbol *best = NULL;
-  for (int i = 0; i < SYM_COUNT; i++)
-    if (table[i].min_version <= cuda_version && strcmp(table[i].base, base) == 0 &&
-        (!best || table[i].min_version > best->min_version))
-      best = &table[i];
+  for (int i = 0; i < SYM_COUNT; i++) {
+    struct gpumem_symbol *s = &table[i];
+    if (s->min_version > cuda_version || strcmp(s->base, base) != 0) continue;
+    if (s->ptsz && !want_ptsz) continue;
+    if (!best || s->ptsz > best->ptsz ||
+        (s->ptsz == best->ptsz && s->min_version > best->min_version))
+      best = s;
+  }
   return best;
 }
 

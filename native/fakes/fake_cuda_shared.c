@@ -1,0 +1,104 @@
+/* FAKE_CUDA_SHARED=<file>: the fake driver publishes each process's device use there and keeps
+ * the cross-process peak, for the storm test's "never above the budget" check. Off by default. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fake_cuda_context.h"
+#include "fake_cuda_shared.h"
+
+#define READY 0x5ca1ab1eu
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct fake_shared *shared;
+static int my_slot = -1;
+static pid_t my_pid;
+
+static void attach(void)
+{
+  const char *path = getenv("FAKE_CUDA_SHARED");
+  if (!path || !*path) return;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return;
+  /* The test creates the file zeroed at its full size; ftruncate here is only a fallback. */
+  if (lseek(fd, 0, SEEK_END) < (off_t)sizeof(struct fake_shared) &&
+      ftruncate(fd, sizeof(struct fake_shared)) != 0) {
+    close(fd);
+    return;
+  }
+  void *m = mmap(NULL, sizeof(struct fake_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return;
+  struct fake_shared *s = m;
+  if (__atomic_load_n(&s->initialized, __ATOMIC_ACQUIRE) != READY) {
+    /* The test initializes the file with fake_shared_init (storm --init) before any process. */
+    munmap(m, sizeof *s);
+    return;
+  }
+  shared = s;
+}
+
+static void recompute(struct fake_shared *s)
+{
+  for (int d = 0; d < FAKE_SHARED_DEVICES; d++) {
+    uint64_t sum = 0;
+    for (int i = 0; i < FAKE_SHARED_SLOTS; i++)
+      if (s->slots[i].pid > 0) sum += s->slots[i].used[d];
+    s->total[d] = sum;
+  }
+}
+
+/* A killed process's memory is gone with it, as a real driver frees it at exit. */
+static void drop_dead(struct fake_shared *s)
+{
+  for (int i = 0; i < FAKE_SHARED_SLOTS; i++) {
+    int32_t pid = s->slots[i].pid;
+    if (pid <= 0 || pid == my_pid || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    for (int d = 0; d < FAKE_SHARED_DEVICES; d++) {
+      s->total[d] -= s->slots[i].used[d];
+      s->slots[i].used[d] = 0;
+    }
+    s->slots[i].pid = 0;
+  }
+}
+
+void fake_shared_note(CUdevice dev, uint64_t used_now)
+{
+  pthread_once(&once, attach);
+  if (!shared || dev < 0 || dev >= FAKE_SHARED_DEVICES) return;
+  struct fake_shared *s = shared;
+  int rc = pthread_mutex_lock(&s->lock.mutex);
+  if (rc == EOWNERDEAD) {
+    recompute(s);
+    pthread_mutex_consistent(&s->lock.mutex);
+  } else if (rc) {
+    return;
+  }
+  if (my_pid != getpid()) { /* first call, or a forked child */
+    my_pid = getpid();
+    my_slot = -1;
+  }
+  if (my_slot < 0) {
+    drop_dead(s);
+    for (int i = 0; i < FAKE_SHARED_SLOTS && my_slot < 0; i++)
+      if (s->slots[i].pid == 0) {
+        memset(&s->slots[i], 0, sizeof s->slots[i]);
+        s->slots[i].pid = my_pid;
+        my_slot = i;
+      }
+  }
+  if (my_slot >= 0) {
+    uint64_t before = s->slots[my_slot].used[dev];
+    s->slots[my_slot].used[dev] = used_now;
+    s->total[dev] = s->total[dev] - before + used_now;
+    if (s->total[dev] > s->peak[dev]) {
+      drop_dead(s); /* only a new peak needs the liveness scan */
+      if (s->total[dev] > s->peak[dev]) s->peak[dev] = s->total[dev];
+    }
+  }
+  pthread_mutex_unlock(&s->lock.mutex);
+}

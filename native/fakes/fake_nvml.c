@@ -1,0 +1,203 @@
+/* A fake libnvidia-ml.so.1: the fake driver's devices as NVML sees them. The fake device is per
+ * process, so "device free" is this process's fake device free (0 used when libcuda is not
+ * loaded or not initialized).
+ *
+ * FAKE_CUDA_DEVICE_MEM / FAKE_CUDA_DEVICE_COUNT: as the fake driver.
+ * FAKE_NVML_NOISE: a size; every memory reading sees that much more taken than the last one did,
+ *   as if another process were allocating all the time (disturbs the context measurement).
+ * FAKE_NVML_HIDE_PIDS=1: the process list is empty, as in a container with its own pid namespace. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/common/nvml.h"
+#include "../src/format/size.h"
+#include "fake_cuda_context.h"
+
+#define MAX_DEVICES 64
+
+struct nvmlDevice_st {
+  unsigned int index;
+};
+
+static struct nvmlDevice_st devices[MAX_DEVICES];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int init_count;
+static unsigned long long noise_taken;
+
+typedef int (*fake_cuda_memory_fn)(int dev, uint64_t *total, uint64_t *used);
+
+static unsigned int device_count(void)
+{
+  const char *c = getenv("FAKE_CUDA_DEVICE_COUNT");
+  int n = c ? atoi(c) : 1;
+  return n < 0 ? 0 : n > MAX_DEVICES ? MAX_DEVICES : (unsigned int)n;
+}
+
+static uint64_t env_size(const char *name, uint64_t fallback)
+{
+  const char *s = getenv(name);
+  uint64_t v;
+  return s && *s && gpumem_size_parse(s, &v, NULL, 0) == 0 ? v : fallback;
+}
+
+/* This process's fake device, from the fake driver when it is loaded and initialized. */
+static void device_memory(unsigned int i, uint64_t *total, uint64_t *used)
+{
+  *total = env_size("FAKE_CUDA_DEVICE_MEM", 16ULL << 30);
+  *used = 0;
+  void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return;
+  fake_cuda_memory_fn f = (fake_cuda_memory_fn)dlsym(h, "fake_cuda_memory");
+  uint64_t t, u;
+  if (f && f((int)i, &t, &u) == 0) {
+    *total = t;
+    *used = u;
+  }
+  dlclose(h);
+}
+
+static nvmlReturn_t check(nvmlDevice_t d)
+{
+  if (!init_count) return NVML_ERROR_UNINITIALIZED;
+  if (!d || d < devices || d >= devices + device_count()) return NVML_ERROR_INVALID_ARGUMENT;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlInit_v2(void)
+{
+  pthread_mutex_lock(&lock);
+  init_count++;
+  for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i].index = i;
+  pthread_mutex_unlock(&lock);
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }
+
+nvmlReturn_t nvmlShutdown(void)
+{
+  pthread_mutex_lock(&lock);
+  nvmlReturn_t rc = init_count ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
+  if (init_count) init_count--;
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+const char *nvmlErrorString(nvmlReturn_t result)
+{
+  switch (result) {
+  case NVML_SUCCESS: return "Success";
+  case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
+  case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+  case NVML_ERROR_NOT_FOUND: return "Not Found";
+  case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+  case NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument Version Mismatch";
+  default: return "Unknown Error";
+  }
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+  if (!init_count) return NVML_ERROR_UNINITIALIZED;
+  if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+  *count = device_count();
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
+{
+  if (!init_count) return NVML_ERROR_UNINITIALIZED;
+  if (!device || index >= device_count()) return NVML_ERROR_INVALID_ARGUMENT;
+  *device = &devices[index];
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
+{
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!index) return NVML_ERROR_INVALID_ARGUMENT;
+  *index = device->index;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
+{
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!uuid) return NVML_ERROR_INVALID_ARGUMENT;
+  unsigned char b[16];
+  fake_gpu_uuid((int)device->index, b);
+  char text[64];
+  int n = snprintf(text, sizeof text,
+                   "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                   b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                   b[14], b[15]);
+  if ((unsigned int)n + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+  memcpy(uuid, text, (size_t)n + 1);
+  return NVML_SUCCESS;
+}
+
+/* Device-wide figures: this process's fake device plus the simulated other tenant's noise. */
+static void figures(nvmlDevice_t device, uint64_t *total, uint64_t *free_bytes, uint64_t *used)
+{
+  device_memory(device->index, total, used);
+  uint64_t noise = env_size("FAKE_NVML_NOISE", 0);
+  if (noise) *used += __atomic_add_fetch(&noise_taken, noise, __ATOMIC_RELAXED);
+  if (*used > *total) *used = *total;
+  *free_bytes = *total - *used;
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
+{
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
+  uint64_t t, f, u;
+  figures(device, &t, &f, &u);
+  memory->total = t;
+  memory->free = f;
+  memory->used = u;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
+{
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
+  if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+  uint64_t t, f, u;
+  figures(device, &t, &f, &u);
+  memory->total = t;
+  memory->reserved = 0;
+  memory->free = f;
+  memory->used = u;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                     nvmlProcessInfo_t *infos)
+{
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
+  uint64_t total, used;
+  device_memory(device->index, &total, &used);
+  const char *hide = getenv("FAKE_NVML_HIDE_PIDS");
+  unsigned int n = used > 0 && !(hide && *hide == '1') ? 1 : 0;
+  if (*infoCount < n) {
+    *infoCount = n;
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+  }
+  *infoCount = n;
+  if (n) {
+    if (!infos) return NVML_ERROR_INVALID_ARGUMENT;
+    infos[0] = (nvmlProcessInfo_t){(unsigned int)getpid(), used, ~0u, ~0u};
+  }
+  return NVML_SUCCESS;
+}

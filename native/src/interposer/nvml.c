@@ -1,0 +1,67 @@
+/* NVML memory queries as the container should see them (what nvidia-smi, pynvml and PyTorch
+ * print): total = the budget, used = the container's charge, free = the rest, all clamped. */
+#include "../common/nvml.h"
+#include "budget.h"
+#include "export.h"
+#include "nvml_real.h"
+#include "symbols.h"
+
+/* The wrapped function's real address: recorded by dlsym interposition, found next in the
+ * search order for a program linked with NVML, or taken from our own handle of the library. */
+static void *real_of(enum gpumem_sym id, const char *name)
+{
+  void *p = symbols_real(id);
+  if (!p) {
+    p = nvml_real_sym(name);
+    if (p) symbols_set_real(symbols_by_name(name), p);
+    p = symbols_real(id);
+  }
+  return p;
+}
+
+/* Rewrites one device's figures in place; 0 = leave them as the driver gave them. */
+static int virtualize(nvmlDevice_t device, unsigned long long *total, unsigned long long *free,
+                      unsigned long long *used)
+{
+  enum budget_mode m = budget_mode();
+  if (m == BUDGET_OFF) return 0;
+  if (m == BUDGET_CLOSED) { /* as cuMemGetInfo: nothing is available */
+    *used = *total;
+    *free = 0;
+    return 1;
+  }
+  static nvmlDeviceGetIndex_fn get_index;
+  if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_real_sym("nvmlDeviceGetIndex");
+  unsigned int index;
+  if (!get_index || get_index(device, &index) != NVML_SUCCESS) return 0;
+  uint64_t charged, limit = budget_limit((int)index, &charged);
+  if (!limit) return 0;
+  unsigned long long real_free = *free;
+  if (limit < *total) *total = limit; /* a budget above the device cannot be granted */
+  *used = charged < *total ? charged : *total;
+  *free = *total - *used;
+  if (*free > real_free) *free = real_free; /* other tenants' use is not ours to promise */
+  return 1;
+}
+
+GPUMEM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
+{
+  nvmlDeviceGetMemoryInfo_fn real = (nvmlDeviceGetMemoryInfo_fn)real_of(
+    SYM_nvmlDeviceGetMemoryInfo, "nvmlDeviceGetMemoryInfo");
+  if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
+  nvmlReturn_t rc = real(device, memory);
+  if (rc == NVML_SUCCESS && memory) virtualize(device, &memory->total, &memory->free, &memory->used);
+  return rc;
+}
+
+GPUMEM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
+{
+  nvmlDeviceGetMemoryInfo_v2_fn real = (nvmlDeviceGetMemoryInfo_v2_fn)real_of(
+    SYM_nvmlDeviceGetMemoryInfo_v2, "nvmlDeviceGetMemoryInfo_v2");
+  if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
+  nvmlReturn_t rc = real(device, memory); /* the library checks memory->version */
+  if (rc == NVML_SUCCESS && memory &&
+      virtualize(device, &memory->total, &memory->free, &memory->used))
+    memory->reserved = 0; /* the driver's reservation is outside the budget's total */
+  return rc;
+}

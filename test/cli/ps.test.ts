@@ -1,0 +1,56 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAccounting, writeConfig } from '../../lib/ffi/native.js';
+
+const GiB = 2 ** 30;
+
+function gpumem(root: string, ...args: string[]) {
+  return spawnSync(process.execPath, ['dist/hook/gpumem.js', ...args], {
+    env: { ...process.env, GPUMEM_STATE_ROOT: root },
+    encoding: 'utf8',
+  });
+}
+
+function container(root: string, id: string, limit: number, perGpu: [number, number][] = []): void {
+  const dir = join(root, id);
+  mkdirSync(join(dir, 'config'), { recursive: true });
+  mkdirSync(join(dir, 'shared'));
+  writeConfig(join(dir, 'config', 'gpumem.conf'), { all: limit, perGpu: new Map(perGpu) });
+  createAccounting(join(dir, 'shared', 'accounting'));
+}
+
+t.test('gpumem ps lists each limited container with its budget, like docker ps', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gpumem-ps-'));
+  container(root, 'a'.repeat(64), 8 * GiB);
+  container(root, 'b'.repeat(64), 4 * GiB, [[1, 2 * GiB]]);
+  const r = gpumem(root, 'ps');
+  t.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  t.match(lines[0], /^CONTAINER ID\s+GPU\s+LIMIT\s+USED\s+PROCESSES\s+STATUS$/);
+  t.match(lines[1], /^a{12}\s+all\s+8GiB\s+0B\s+0\s+ok$/, 'ids are cut to 12 characters as docker does');
+  t.match(lines[2], /^b{12}\s+1\s+2GiB\s+0B\s+0\s+ok$/, 'a per-GPU limit gets its own row');
+  const json = gpumem(root, 'ps', '--format', 'json');
+  const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.same(rows[0], { container: 'a'.repeat(64), gpu: 'all', limit: 8 * GiB, used: 0, processes: 0 });
+});
+
+t.test('gpumem ps reports a container whose accounting region was scribbled on, and goes on', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gpumem-ps-'));
+  container(root, 'c'.repeat(64), GiB);
+  container(root, 'd'.repeat(64), GiB);
+  writeFileSync(join(root, 'c'.repeat(64), 'shared', 'accounting'), 'garbage');
+  const r = gpumem(root, 'ps', '--format', 'json');
+  t.equal(r.status, 0);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(rows.length, 2);
+  t.match(rows[0].error, /accounting/, 'the bad region is named');
+  t.equal(rows[1].limit, GiB, 'the next container is still listed');
+});
+
+t.test('gpumem ps with nothing limited prints only the header', async (t) => {
+  const r = gpumem(mkdtempSync(join(tmpdir(), 'gpumem-ps-')), 'ps');
+  t.equal(r.stdout, 'CONTAINER ID   GPU   LIMIT   USED   PROCESSES   STATUS\n');
+});

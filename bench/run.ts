@@ -27,7 +27,11 @@ interface Row extends Paired {
   higherIsBetter?: boolean;
 }
 const rows: Row[] = [];
-const progress = (name: string) => (i: number) => process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
+// Progress on stderr: a rewritten line on a terminal, one line per case in a log.
+const progress = (name: string) => (i: number) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
+  else if (i === 0) process.stderr.write(`${name}: ${args.rounds} paired rounds\n`);
+};
 
 const paths: ('driver' | 'cudart')[] = ['driver'];
 if (args.driver === 'real') {
@@ -36,7 +40,7 @@ if (args.driver === 'real') {
 }
 for (const path of paths) {
   for (const size of [1 << 20, 512]) {
-    const pairs = args.driver === 'fake' ? 200_000 : 3_000;
+    const pairs = args.driver === 'fake' ? 200_000 : 10_000;
     const api = path === 'cudart' ? 'cudaMalloc+cudaFree' : 'cuMemAlloc+cuMemFree';
     const name = `${api} ${size === 512 ? '512 B' : '1 MiB'} (${args.driver} driver)`;
     rows.push({ case: name, unit: 'ns/pair', ...benchInterposer({ path, size, pairs }, args.driver, args.rounds, progress(name)) });
@@ -57,7 +61,7 @@ if (args.runtime) {
     rows.push({ case: 'container start, gpumem.io/limit=1g', unit: 'ms', ...benchRuntime(runtime, true, args.rounds, progress('limited')) });
   }
 }
-process.stderr.write('\r' + ' '.repeat(80) + '\r');
+if (process.stderr.isTTY) process.stderr.write('\r' + ' '.repeat(80) + '\r');
 
 if (args.format === 'json') {
   for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');

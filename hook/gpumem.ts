@@ -4,13 +4,20 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { daemonJsonCommand } from '../lib/cli/daemon-json-command.js';
 import { psCommand } from '../lib/cli/ps-command.js';
+import { updateCommand } from '../lib/cli/update-command.js';
+
+// Every error is one line on stderr and exit status 1, whether yargs or a command raised it.
+const fail = (message: string): never => {
+  process.stderr.write(message + '\n');
+  process.exit(1);
+};
 
 let cli = yargs(hideBin(process.argv)).scriptName('gpumem').strict().demandCommand(1).help();
 cli = daemonJsonCommand(cli);
 cli = psCommand(cli);
-cli
-  .fail((msg, err) => {
-    process.stderr.write((err?.message ?? msg) + '\n');
-    process.exit(1);
-  })
-  .parse();
+cli = updateCommand(cli);
+try {
+  await cli.fail((msg, err) => fail(err?.message ?? msg)).parseAsync();
+} catch (e) {
+  fail((e as Error).message);
+}

@@ -1,9 +1,8 @@
 /** `gpumem ps`: the containers gpumem limits on this host, their budgets and what they use now. */
-import { readdirSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { accountingUsage, readConfig } from '../ffi/native.js';
 import { stateDir } from '../state.js';
-import { stateRoot } from '../paths.js';
+import { limitedContainers } from '../state-lookup.js';
 import { formatBytes, formatJsonLines, formatTable } from './table.js';
 
 interface PsRow {
@@ -16,12 +15,7 @@ interface PsRow {
 }
 
 function rows(): PsRow[] {
-  let ids: string[];
-  try {
-    ids = readdirSync(stateRoot(), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  } catch {
-    return [];
-  }
+  const ids = limitedContainers();
   const out: PsRow[] = [];
   for (const id of ids) {
     const dir = stateDir(id);

@@ -14,6 +14,7 @@ type Host = {
   gpumem_parse_size: (text: string, out: Buffer, err: Buffer, errlen: number) => number;
   gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
+  gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_usage: (path: string, used: Buffer, n: number, live: Buffer, err: Buffer, errlen: number) => number;
 };
@@ -29,6 +30,7 @@ function lib(): Host {
       gpumem_parse_size: ['int', ['string', 'pointer', 'pointer', 'int']],
       gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_usage: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
     }) as unknown as Host;
@@ -79,6 +81,16 @@ export function writeConfig(path: string, config: InterposerConfig): void {
   // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
   const all = BigInt(config.all ?? 0).toString();
   check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), MAX_GPUS, err, ERR_LEN), err);
+}
+
+/**
+ * Changes a running container's budget: the config is rewritten, then the region's generation is
+ * bumped, and its processes apply the new budget from their next allocation.
+ */
+export function updateBudget(configPath: string, accountingPath: string, config: InterposerConfig): void {
+  const err = Buffer.alloc(ERR_LEN);
+  const all = BigInt(config.all ?? 0).toString();
+  check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), MAX_GPUS, err, ERR_LEN), err);
 }
 
 /** Reads and validates an interposer config. */

@@ -1,0 +1,62 @@
+// gpumem ps and gpumem update against a running container, through the real engine.
+import t from 'tap'
+import { join } from 'node:path'
+import {
+  DEVICE, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, run, show, type Installed,
+} from './lib/docker.js'
+
+if (await engineReady(t)) {
+  let gpumem: Installed | undefined
+  let id = ''
+  t.before(async () => {
+    gpumem = await installGpumem()
+    const cid = cidfile()
+    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', `FAKE_CUDA_DEVICE_MEM=${DEVICE}`,
+      '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
+    id = cid.read()
+    cid.cleanup()
+    if (r.code !== 0 || !id) throw new Error(`could not start the container: ${show(r)}`)
+  })
+  t.teardown(async () => {
+    if (id) await docker('rm', '-f', id)
+    const r = await gpumem?.uninstall()
+    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
+  })
+  const cli = (...args: string[]) => run(join(gpumem!.prefix, 'bin', 'gpumem'), args)
+  const fill = async () => {
+    const r = await docker('exec', id, 'alloc-until-oom', '--block', '4m')
+    return parseAlloc(r.stdout, show(r))
+  }
+
+  t.test('gpumem ps shows the running container with its 64 MiB budget', async t => {
+    const r = await cli('ps')
+    t.equal(r.code, 0, 'gpumem ps succeeds', { output: show(r) })
+    t.match(r.stdout, new RegExp(`^${id.slice(0, 12)}\\s+all\\s+64MiB\\s+0B\\s+0\\s+ok$`, 'm'))
+    const json = (await cli('ps', '--format', 'json')).stdout.trim().split('\n').map(l => JSON.parse(l))
+    t.same(json.filter(j => j.container === id).map(j => j.limit), [64 * MiB])
+  })
+
+  t.test('gpumem update raises and lowers a running container\'s budget, as docker update would', async t => {
+    const up = await cli('update', id.slice(0, 12), '--limit', '128m')
+    t.equal(up.code, 0, 'gpumem update succeeds', { output: show(up) })
+    t.equal(up.stdout.trim(), id, 'it prints the container id')
+    let a = await fill()
+    t.equal(a.total, 128 * MiB, 'the next program sees a 128 MiB GPU')
+    t.ok(a.allocated > 124 * MiB && a.allocated <= 128 * MiB, `and can fill it: ${a.allocated} bytes`)
+    const down = await cli('update', id, '--limit', '32m')
+    t.equal(down.code, 0, 'lowering succeeds', { output: show(down) })
+    a = await fill()
+    t.equal(a.total, 32 * MiB, 'after lowering, a 32 MiB GPU')
+    t.ok(a.allocated > 28 * MiB && a.allocated <= 32 * MiB, `and a fill stops at 32 MiB: ${a.allocated} bytes`)
+  })
+
+  t.test('gpumem update refuses a bad size or an unknown container with one line, changing nothing', async t => {
+    const bad = await cli('update', id, '--limit', '12parsecs')
+    t.equal(bad.code, 1)
+    t.match(bad.stderr, /^gpumem: --limit="12parsecs" is not a valid size; use a size like 512m, 8g or 8GiB/)
+    const unknown = await cli('update', 'nosuchcontainer', '--limit', '1g')
+    t.equal(unknown.code, 1)
+    t.match(unknown.stderr, /no container limited by gpumem matches "nosuchcontainer"/)
+    t.equal((await fill()).total, 32 * MiB, 'the budget is still 32 MiB')
+  })
+}

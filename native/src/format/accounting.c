@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define REGION_SIZE ((uint64_t)sizeof(struct gpumem_region))
@@ -299,13 +300,30 @@ struct gpumem_region *gpumem_accounting_attach(const char *path, int *missing, c
   return m;
 }
 
-int gpumem_accounting_bump_generation(const char *path, char *err, int errlen)
+/* Opens a region for the host. The container owns the directory it lies in, so the name may
+ * have become a symlink, a FIFO (an open would block) or a device node (a write would land on a
+ * disk): only a regular file is accepted. fstat through syscall(): glibc's fstat symbol is newer
+ * than the 2.17 this code must load on. */
+static int open_host_region(const char *path, int flags, char *err, int errlen)
 {
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
     return -1;
   }
+  struct stat st;
+  if (syscall(SYS_fstat, fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    set_err(err, errlen, "%s: the accounting region is not a regular file%s", path, "");
+    return -1;
+  }
+  return fd;
+}
+
+int gpumem_accounting_bump_generation(const char *path, char *err, int errlen)
+{
+  int fd = open_host_region(path, O_RDWR, err, errlen);
+  if (fd < 0) return -1;
   /* The header is all that is read and checked: the size from the file, the rest copied out. */
   enum { HEAD = offsetof(struct gpumem_region, lock) };
   uint64_t buf[(HEAD + 7) / 8];
@@ -342,11 +360,8 @@ int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n
     set_err(err, errlen, "invalid arguments (n must be 0..64)%s%s", "", "");
     return -1;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return -1;
-  }
+  int fd = open_host_region(path, O_RDONLY, err, errlen);
+  if (fd < 0) return -1;
   /* One byte more than a region: a longer file is detected as the wrong size. */
   size_t cap = sizeof(struct gpumem_region) + 1, got = 0;
   char *buf = calloc(1, cap);

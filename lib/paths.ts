@@ -34,5 +34,5 @@ export const container = {
   preload: '/etc/ld.so.preload',
   stateDir: '/run/gpumem',
   configDir: '/run/gpumem/config',
-  sharedDir: '/run/gpumem/shared',
+  accounting: '/run/gpumem/shared/accounting',
 } as const;

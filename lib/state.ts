@@ -11,7 +11,7 @@ export interface StateDir {
   /** Mounted read-only at /run/gpumem/config; holds gpumem.conf. */
   configDir: string;
   configFile: string;
-  /** Mounted read-write at /run/gpumem/shared; holds the accounting region. */
+  /** Holds the accounting region, which alone is mounted read-write at /run/gpumem/shared/accounting. */
   sharedDir: string;
   accountingFile: string;
 }

@@ -1,5 +1,5 @@
-/** prestart: compute the container's budget and write the interposer's config and accounting region. */
-import { createAccounting, writeConfig, parseSize } from '../ffi/native.js';
+/** prestart: compute the container's budget and write the interposer's config (the shim made the accounting region). */
+import { writeConfig, parseSize } from '../ffi/native.js';
 import { envRecord, limitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { loadSpec } from '../oci/spec.js';
@@ -14,7 +14,6 @@ export function prestart(state: OciState): void {
     const request = limitRequest(state.annotations ?? spec.annotations ?? {}, envRecord(spec.process?.env), parseSize);
     if (!request) throw new Error('gpumem-hook: the container asks for no limit, but the shim prepared it for one');
     const config = resolveBudget(request, undefined);
-    createAccounting(dir.accountingFile);
     writeConfig(dir.configFile, config);
     log().info(
       { container: state.id, source: request.source, limit: config.all, perGpu: Object.fromEntries(config.perGpu) },

@@ -1,5 +1,5 @@
 /** `gpumem-runtime create`: decide whether a container gets a budget, and if so prepare its bundle before runc runs. */
-import { parseSize } from '../ffi/native.js';
+import { createAccounting, parseSize } from '../ffi/native.js';
 import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { applyModifiers, bindMounts, gpumemHooks, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
@@ -30,13 +30,16 @@ export function prepareBundle(bundle: string, containerId: string): CreateDecisi
   const dir = stateDir(containerId);
   createStateDir(dir);
   try {
+    // Created here, not in the hook: runc bind-mounts the file itself, so it must exist first, and
+    // a file mount leaves the container no directory of the host's to put symlinks or files in.
+    createAccounting(dir.accountingFile);
     applyModifiers(spec, [
       gpumemHooks(hookExecutable()),
       bindMounts([
         readOnlyBind(interposerPath(), container.interposer),
         readOnlyBind(preloadFile(), container.preload),
         readOnlyBind(dir.configDir, container.configDir),
-        readWriteBind(dir.sharedDir, container.sharedDir),
+        readWriteBind(dir.accountingFile, container.accounting),
       ]),
     ]);
     saveSpec(bundle, spec);

@@ -1,8 +1,9 @@
 // Several processes of one container: docker exec, one shared budget, memory given back when a
 // process exits without freeing or is killed.
 import t from 'tap'
+import { readdirSync } from 'node:fs'
 import {
-  DEVICE, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, show, start, type Installed,
+  DEVICE, GPUMEM_RUN, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, show, start, type Installed,
 } from './lib/docker.js'
 
 const LIMIT = 64 * MiB
@@ -76,5 +77,14 @@ if (await engineReady(t)) {
     const a = parseAlloc(r.stdout, show(r))
     t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `the next process gets ${a.allocated} bytes: between 60 and 64 MiB`)
     t.equal(a.total, LIMIT, 'and still sees a 64 MiB device')
+  })
+
+  t.test('the container can neither change its own limit nor put files into the host\'s state directory', async t => {
+    const w = await exec('sh', '-c', 'echo limit 1099511627776 > /run/gpumem/config/gpumem.conf')
+    t.not(w.code, 0, 'the config is read-only inside the container')
+    await exec('sh', '-c', 'touch /run/gpumem/shared/evil; ln -s /etc/passwd /run/gpumem/shared/link; mkfifo /run/gpumem/shared/fifo')
+    t.same(readdirSync(`${GPUMEM_RUN}/${id}/shared`), ['accounting'], 'only the accounting region is shared with the host')
+    const r = await exec('alloc-until-oom', '--block', '4m')
+    t.equal(parseAlloc(r.stdout, show(r)).total, LIMIT, 'the limit is still 64 MiB')
   })
 }

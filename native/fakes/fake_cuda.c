@@ -18,7 +18,7 @@
 
 #define MAX_DEVICES 64
 #define ADDRESS_BASE 0x700000000000ULL
-#define ADDRESS_SPAN 0x10000000000ULL /* 1 TiB of fake address space per device */
+#define ADDRESS_SPAN 0x100000000000ULL /* 16 TiB of fake address space per device (never reused) */
 
 struct CUctx_st {
   CUdevice dev;
@@ -300,6 +300,11 @@ static const struct {
   {"cuMemGetAllocationGranularity", 10020, (void *)cuMemGetAllocationGranularity},
   {"cuMemCreate", 10020, (void *)cuMemCreate},
   {"cuMemRelease", 10020, (void *)cuMemRelease},
+  {"cuMemAddressReserve", 10020, (void *)cuMemAddressReserve},
+  {"cuMemAddressFree", 10020, (void *)cuMemAddressFree},
+  {"cuMemMap", 10020, (void *)cuMemMap},
+  {"cuMemUnmap", 10020, (void *)cuMemUnmap},
+  {"cuMemRetainAllocationHandle", 11000, (void *)cuMemRetainAllocationHandle},
   {"cuArrayCreate", 3020, (void *)cuArrayCreate_v2},
   {"cuArray3DCreate", 3020, (void *)cuArray3DCreate_v2},
   {"cuArrayDestroy", 2000, (void *)cuArrayDestroy},

@@ -1,6 +1,7 @@
 /* The fake driver's pitch, managed, VMM and array allocations, with the real driver's rules where
  * gpumem depends on them: pitch rounded up to 512 bytes, VMM sizes a multiple of the 2 MiB
- * granularity, array requirements only for deferred-mapping arrays. Everything counts against
+ * granularity, array requirements only for deferred-mapping arrays, VMM memory freed only at
+ * the last of its handle's releases and its unmaps. Everything counts against
  * the fake device memory (fake_cuda.c), so a fill is refused where a real device would be.
  *
  * FAKE_CUDA_NO_DEFERRED_ARRAYS=1: the device does not support CUDA_ARRAY3D_DEFERRED_MAPPING
@@ -78,11 +79,23 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
 struct handle {
   CUmemGenericAllocationHandle id;
   uint64_t size;
-  CUdevice dev; /* -1: host memory */
+  CUdevice dev;  /* -1: host memory */
+  unsigned refs; /* cuMemCreate + cuMemRetainAllocationHandle - cuMemRelease; 0: id is dead */
+  unsigned maps; /* mappings; the memory is freed when both reach 0 */
   struct handle *next;
 };
-static struct handle *handles;
+static struct handle *handles; /* live ids only (refs > 0) */
 static CUmemGenericAllocationHandle next_handle = 0x5a0000000000ULL;
+
+struct mapping {
+  CUdeviceptr va;
+  uint64_t size;
+  struct handle *h;
+  struct mapping *next;
+};
+static struct mapping *mappings;
+#define VA_BASE 0x400000000000ULL /* below the pools' (fake_cuda_async.c) */
+static uint64_t next_va = VA_BASE;
 
 /* The device a valid prop places memory on, or -1 for the host; *err says if it is invalid. */
 static int prop_device(const CUmemAllocationProp *prop, CUresult *err)
@@ -126,12 +139,20 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
     return err;
   }
   pthread_mutex_lock(&lock);
-  *h = (struct handle){next_handle, size, dev, handles};
+  *h = (struct handle){next_handle, size, dev, 1, 0, handles};
   next_handle += 0x1000;
   handles = h;
   *handle = h->id;
   pthread_mutex_unlock(&lock);
   return CUDA_SUCCESS;
+}
+
+/* With the lock held, when a reference or a mapping of h ends: the memory goes at the last. */
+static void drop_if_unused(struct handle *h)
+{
+  if (h->refs || h->maps) return;
+  if (h->dev >= 0) fake_uncharge(h->dev, h->size);
+  free(h);
 }
 
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
@@ -140,12 +161,107 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
   struct handle **p = &handles;
   while (*p && (*p)->id != handle) p = &(*p)->next;
   struct handle *h = *p;
-  if (h) *p = h->next;
+  if (h && --h->refs == 0) {
+    *p = h->next; /* the id is dead; mappings keep the memory */
+    drop_if_unused(h);
+  }
   pthread_mutex_unlock(&lock);
-  if (!h) return CUDA_ERROR_INVALID_VALUE;
-  if (h->dev >= 0) fake_uncharge(h->dev, h->size);
-  free(h);
+  return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* Address space only: a bump allocator, never reused, as far as these tests need. */
+CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
+                             unsigned long long flags)
+{
+  (void)addr;
+  if (!ptr || size == 0 || size % VMM_MIN_GRANULARITY || flags) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t align = alignment > VMM_MIN_GRANULARITY ? alignment : VMM_MIN_GRANULARITY;
+  pthread_mutex_lock(&lock);
+  next_va = (next_va + align - 1) / align * align;
+  *ptr = next_va;
+  next_va += size;
+  pthread_mutex_unlock(&lock);
   return CUDA_SUCCESS;
+}
+
+CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+  return ptr && size ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                  unsigned long long flags)
+{
+  if (!ptr || !size || flags || (ptr | size | offset) % VMM_MIN_GRANULARITY)
+    return CUDA_ERROR_INVALID_VALUE;
+  struct mapping *m = malloc(sizeof *m);
+  if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUresult rc = CUDA_SUCCESS;
+  pthread_mutex_lock(&lock);
+  struct handle *h = handles;
+  while (h && h->id != handle) h = h->next;
+  if (!h || offset > h->size || size > h->size - offset) rc = CUDA_ERROR_INVALID_VALUE;
+  for (struct mapping *o = mappings; !rc && o; o = o->next)
+    if (o->va < ptr + size && ptr < o->va + o->size) rc = CUDA_ERROR_INVALID_VALUE; /* mapped */
+  if (!rc) {
+    *m = (struct mapping){ptr, size, h, mappings};
+    mappings = m;
+    h->maps++;
+  }
+  pthread_mutex_unlock(&lock);
+  if (rc) free(m);
+  return rc;
+}
+
+/* The range must consist of whole mappings (one or several), as the driver requires. */
+CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+  if (!ptr || !size) return CUDA_ERROR_INVALID_VALUE;
+  CUresult rc = CUDA_SUCCESS;
+  uint64_t covered = 0;
+  pthread_mutex_lock(&lock);
+  for (struct mapping *o = mappings; o; o = o->next) {
+    if (!(o->va < ptr + size && ptr < o->va + o->size)) continue;
+    if (o->va < ptr || o->va + o->size > ptr + size) rc = CUDA_ERROR_INVALID_VALUE; /* a part */
+    covered += o->size;
+  }
+  if (!rc && covered != size) rc = CUDA_ERROR_INVALID_VALUE; /* holes */
+  for (struct mapping **p = &mappings; !rc && *p;) {
+    struct mapping *o = *p;
+    if (o->va >= ptr && o->va < ptr + size) {
+      *p = o->next;
+      o->h->maps--;
+      drop_if_unused(o->h);
+      free(o);
+    } else {
+      p = &o->next;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+  if (!handle) return CUDA_ERROR_INVALID_VALUE;
+  CUdeviceptr a = (CUdeviceptr)(uintptr_t)addr;
+  CUresult rc = CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  for (struct mapping *o = mappings; o; o = o->next) {
+    if (a < o->va || a - o->va >= o->size) continue;
+    struct handle *h = o->h;
+    if (h->refs++ == 0) { /* every id was released: a new one for the same memory */
+      h->id = next_handle;
+      next_handle += 0x1000;
+      h->next = handles;
+      handles = h;
+    }
+    *handle = h->id;
+    rc = CUDA_SUCCESS;
+    break;
+  }
+  pthread_mutex_unlock(&lock);
+  return rc;
 }
 
 /* ---- arrays and mipmapped arrays: opaque handles with a padded size ---- */

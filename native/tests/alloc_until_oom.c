@@ -4,10 +4,12 @@
  *
  * usage: alloc-until-oom [--block 4m] [--max SIZE] [--hold SECONDS] [--free] [--device I]
  *        [--api malloc|pitch|managed|vmm|array|array3d|mipmapped|mix] [--width BYTES] [--host]
- *        [--levels N] [--hold-freed SECONDS]
+ *        [--levels N] [--hold-freed SECONDS] [--map]
  * --api picks the allocation family (default malloc = cuMemAlloc_v2; mix rotates through all);
  * a block is then about --block bytes: pitch and arrays use rows of --width bytes (default 1000),
- * vmm is cuMemCreate on the device (--host: on the host), mipmapped has --levels levels (4).
+ * vmm is cuMemCreate on the device (--host: on the host), mipmapped has --levels levels (4);
+ * --map: each vmm block is also mapped and its handle released at once, as the CUDA samples do
+ * (freed by cuMemUnmap).
  * "allocated" is what the program asked for, except pitch: pitch x height as the driver says.
  * --hold-freed: after --free, print a second line {"freed":N,...} and hold again (a second
  * SIGTERM ends it), so the charges can be looked at while the process still lives. */
@@ -44,6 +46,10 @@ static struct {
   cuMemAllocManaged_fn alloc_managed;
   cuMemCreate_fn mem_create;
   cuMemRelease_fn mem_release;
+  cuMemAddressReserve_fn addr_reserve;
+  cuMemAddressFree_fn addr_free;
+  cuMemMap_fn mem_map;
+  cuMemUnmap_fn mem_unmap;
   cuArrayCreate_v2_fn array_create;
   cuArray3DCreate_v2_fn array3d_create;
   cuArrayDestroy_fn array_destroy;
@@ -73,6 +79,10 @@ CUresult cuMemAllocManaged(CUdeviceptr *, size_t, unsigned int);
 CUresult cuMemCreate(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *,
                      unsigned long long);
 CUresult cuMemRelease(CUmemGenericAllocationHandle);
+CUresult cuMemAddressReserve(CUdeviceptr *, size_t, size_t, CUdeviceptr, unsigned long long);
+CUresult cuMemAddressFree(CUdeviceptr, size_t);
+CUresult cuMemMap(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle, unsigned long long);
+CUresult cuMemUnmap(CUdeviceptr, size_t);
 CUresult cuArrayCreate_v2(CUarray *, const CUDA_ARRAY_DESCRIPTOR *);
 CUresult cuArray3DCreate_v2(CUarray *, const CUDA_ARRAY3D_DESCRIPTOR *);
 CUresult cuArrayDestroy(CUarray);
@@ -85,6 +95,10 @@ static void load_families(void)
   cu.alloc_managed = cuMemAllocManaged;
   cu.mem_create = cuMemCreate;
   cu.mem_release = cuMemRelease;
+  cu.addr_reserve = cuMemAddressReserve;
+  cu.addr_free = cuMemAddressFree;
+  cu.mem_map = cuMemMap;
+  cu.mem_unmap = cuMemUnmap;
   cu.array_create = cuArrayCreate_v2;
   cu.array3d_create = cuArray3DCreate_v2;
   cu.array_destroy = cuArrayDestroy;
@@ -143,6 +157,10 @@ static void load_families(void)
   cu.alloc_managed = (cuMemAllocManaged_fn)entry("cuMemAllocManaged");
   cu.mem_create = (cuMemCreate_fn)entry("cuMemCreate");
   cu.mem_release = (cuMemRelease_fn)entry("cuMemRelease");
+  cu.addr_reserve = (cuMemAddressReserve_fn)entry("cuMemAddressReserve");
+  cu.addr_free = (cuMemAddressFree_fn)entry("cuMemAddressFree");
+  cu.mem_map = (cuMemMap_fn)entry("cuMemMap");
+  cu.mem_unmap = (cuMemUnmap_fn)entry("cuMemUnmap");
   cu.array_create = (cuArrayCreate_v2_fn)entry("cuArrayCreate");
   cu.array3d_create = (cuArray3DCreate_v2_fn)entry("cuArray3DCreate");
   cu.array_destroy = (cuArrayDestroy_fn)entry("cuArrayDestroy");
@@ -159,15 +177,16 @@ static const char *const api_names[] = {"malloc", "pitch", "managed", "vmm", "ar
 struct block {
   enum api api;
   uint64_t handle; /* device pointer, VMM handle or array */
+  uint64_t va, size; /* --map: the mapping (its handle already released) */
 };
 
 static struct {
   uint64_t width;
   unsigned levels;
-  int host;
+  int host, map;
   CUdevice dev;
   uint64_t last_pitch;
-} opt = {1000, 4, 0, 0, 0};
+} opt = {1000, 4, 0, 0, 0, 0};
 
 static uint64_t at_least_1(uint64_t v) { return v ? v : 1; }
 
@@ -178,6 +197,7 @@ static CUresult alloc_one(enum api a, uint64_t size, struct block *b, uint64_t *
   CUresult rc;
   uint64_t w = opt.width, h = at_least_1(size / w);
   b->api = a;
+  b->va = 0;
   switch (a) {
   case API_PITCH: {
     size_t pitch = 0;
@@ -200,7 +220,16 @@ static CUresult alloc_one(enum api a, uint64_t size, struct block *b, uint64_t *
     rc = cu.mem_create(&handle, size, &prop, 0);
     b->handle = handle;
     *taken = size;
-    return rc;
+    if (rc != CUDA_SUCCESS || !opt.map) return rc;
+    CUdeviceptr va = 0;
+    if ((rc = cu.addr_reserve(&va, size, 0, 0, 0)) != CUDA_SUCCESS ||
+        (rc = cu.mem_map(va, size, 0, handle, 0)) != CUDA_SUCCESS) {
+      cu.mem_release(handle);
+      return rc;
+    }
+    b->va = va;
+    b->size = size;
+    return cu.mem_release(handle); /* the mapping keeps the memory */
   }
   case API_ARRAY: {
     CUDA_ARRAY_DESCRIPTOR d = {w, h, CU_AD_FORMAT_UNSIGNED_INT8, 1};
@@ -240,7 +269,14 @@ static CUresult alloc_one(enum api a, uint64_t size, struct block *b, uint64_t *
 static void free_one(const struct block *b)
 {
   switch (b->api) {
-  case API_VMM: cu.mem_release(b->handle); break;
+  case API_VMM:
+    if (b->va) {
+      cu.mem_unmap(b->va, b->size);
+      cu.addr_free(b->va, b->size);
+    } else {
+      cu.mem_release(b->handle);
+    }
+    break;
   case API_ARRAY: case API_ARRAY3D: cu.array_destroy((CUarray)(uintptr_t)b->handle); break;
   case API_MIPMAPPED: cu.mipmap_destroy((CUmipmappedArray)(uintptr_t)b->handle); break;
   default: cu.free(b->handle); break;
@@ -279,6 +315,7 @@ int main(int argc, char **argv)
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--free")) do_free = 1;
     else if (!strcmp(a, "--host")) opt.host = 1;
+    else if (!strcmp(a, "--map")) opt.map = 1;
     else if (!v) die("missing argument value");
     else if (!strcmp(a, "--block")) block = size_arg(argv[++i]);
     else if (!strcmp(a, "--max")) max = size_arg(argv[++i]);

@@ -1,5 +1,6 @@
 /* One process of the storm test: many threads allocating and freeing random sizes against the
- * container's budget, reaching the driver as cudart 13 does. Prints one JSON line with what it
+ * container's budget, reaching the driver as cudart 13 does, with cuMemAlloc, pitch, managed and
+ * VMM (create + map, the handle released at once or after the unmap) picked at random. Prints one JSON line with what it
  * still holds, then holds it until SIGTERM (or exits with --exit).
  *
  *   storm --threads 16 --seconds 5 --max-block 4m --seed 7 [--exit]
@@ -28,6 +29,16 @@ static CUresult (*set_current)(CUcontext);
 static cuMemAlloc_v2_fn mem_alloc;
 static cuMemFree_v2_fn mem_free;
 static cuMemGetInfo_v2_fn mem_info;
+static cuMemAllocPitch_v2_fn mem_pitch;
+static cuMemAllocManaged_fn mem_managed;
+static cuMemCreate_fn mem_create;
+static cuMemRelease_fn mem_release;
+static cuMemAddressReserve_fn addr_reserve;
+static cuMemMap_fn mem_map;
+static cuMemUnmap_fn mem_unmap;
+#define VMM_GRANULE (2ULL << 20)
+enum kind { K_MALLOC, K_PITCH, K_MANAGED, K_VMM, K_KINDS };
+static uint64_t allocs_by[K_KINDS];
 static CUcontext ctx;
 static uint64_t max_block = 4ULL << 20;
 static double seconds = 5;
@@ -62,33 +73,95 @@ static uint32_t next(uint32_t *s)
   return *s;
 }
 
+struct held { CUdeviceptr p; uint64_t size; enum kind kind; int slot; CUmemGenericAllocationHandle h; };
+
+/* One block of a random family; 0 and *b filled, or the driver's error. */
+static CUresult alloc_one(uint32_t *rng, uint64_t pages, CUdeviceptr va_base, uint64_t *slots,
+                          struct held *b)
+{
+  uint64_t size = (1 + next(rng) % pages) * 4096;
+  b->kind = (enum kind)(next(rng) % K_KINDS);
+  b->slot = -1;
+  b->h = 0;
+  switch (b->kind) {
+  case K_PITCH: { /* rows of 1000 bytes padded to 1024: charged and held pitch x height */
+    size_t pitch = 0, rows = size / 1024;
+    CUresult rc = mem_pitch(&b->p, &pitch, 1000, rows, 4);
+    b->size = (uint64_t)pitch * rows;
+    return rc;
+  }
+  case K_MANAGED:
+    b->size = size;
+    return mem_managed(&b->p, size, CU_MEM_ATTACH_GLOBAL);
+  case K_VMM: {
+    int slot = __builtin_ffsll((long long)~*slots) - 1; /* a free 2 MiB slot of this thread's range */
+    if (slot < 0) return CUDA_ERROR_OUT_OF_MEMORY;
+    CUmemAllocationProp prop;
+    memset(&prop, 0, sizeof prop);
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    b->size = VMM_GRANULE;
+    CUresult rc = mem_create(&b->h, VMM_GRANULE, &prop, 0);
+    if (rc) return rc;
+    b->p = va_base + (uint64_t)slot * VMM_GRANULE;
+    if ((rc = mem_map(b->p, VMM_GRANULE, 0, b->h, 0)) != CUDA_SUCCESS) {
+      mem_release(b->h);
+      return rc;
+    }
+    *slots |= 1ULL << slot;
+    b->slot = slot;
+    if (next(rng) % 2 == 0) { /* as the CUDA samples: the mapping keeps the memory */
+      mem_release(b->h);
+      b->h = 0;
+    }
+    return CUDA_SUCCESS;
+  }
+  default:
+    b->kind = K_MALLOC;
+    b->size = size;
+    return mem_alloc(&b->p, size);
+  }
+}
+
+static CUresult free_one(uint32_t *rng, uint64_t *slots, struct held *b)
+{
+  if (b->kind != K_VMM) return mem_free(b->p);
+  /* a handle still held is released before or after the unmap; the memory goes at the last */
+  int release_first = b->h && next(rng) % 2;
+  if (release_first && mem_release(b->h) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
+  CUresult rc = mem_unmap(b->p, b->size);
+  if (rc == CUDA_SUCCESS && b->h && !release_first) rc = mem_release(b->h);
+  if (rc == CUDA_SUCCESS) *slots &= ~(1ULL << b->slot);
+  return rc;
+}
+
 static void *worker(void *arg)
 {
   uint32_t rng = (uint32_t)(seed * 2654435761u) ^ (uint32_t)(uintptr_t)arg ^ (uint32_t)getpid();
   if (!rng) rng = 1;
-  struct { CUdeviceptr p; uint64_t size; } held[HELD_MAX];
+  struct held held[HELD_MAX];
   int n = 0;
   set_current(ctx);
+  CUdeviceptr va_base = 0;
+  uint64_t slots = 0; /* VMM address slots in use */
+  if (addr_reserve(&va_base, HELD_MAX * VMM_GRANULE, 0, 0, 0) != CUDA_SUCCESS) slots = ~0ULL;
   double end = now() + seconds;
   /* 4 KiB multiples: the fake rounds to 512 bytes, so what it holds is exactly what is charged. */
   uint64_t pages = max_block / 4096;
   while (!stop && now() < end) {
     uint32_t r = next(&rng);
     if (n < HELD_MAX && (n == 0 || r % 100 < 55)) {
-      uint64_t size = (1 + next(&rng) % pages) * 4096;
-      CUdeviceptr p;
-      CUresult rc = mem_alloc(&p, size);
-      if (rc == CUDA_SUCCESS) {
-        held[n].p = p;
-        held[n++].size = size;
-        __atomic_add_fetch(&held_total, size, __ATOMIC_RELAXED);
+      if (alloc_one(&rng, pages, va_base, &slots, &held[n]) == CUDA_SUCCESS) {
+        __atomic_add_fetch(&held_total, held[n].size, __ATOMIC_RELAXED);
         __atomic_add_fetch(&allocs, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&allocs_by[held[n].kind], 1, __ATOMIC_RELAXED);
+        n++;
       } else {
         __atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
       }
     } else if (n > 0) {
       int i = (int)(next(&rng) % (uint32_t)n);
-      if (mem_free(held[i].p) == CUDA_SUCCESS) {
+      if (free_one(&rng, &slots, &held[i]) == CUDA_SUCCESS) {
         __atomic_sub_fetch(&held_total, held[i].size, __ATOMIC_RELAXED);
         __atomic_add_fetch(&frees, 1, __ATOMIC_RELAXED);
         held[i] = held[--n];
@@ -162,6 +235,13 @@ int main(int argc, char **argv)
   mem_alloc = (cuMemAlloc_v2_fn)entry("cuMemAlloc");
   mem_free = (cuMemFree_v2_fn)entry("cuMemFree");
   mem_info = (cuMemGetInfo_v2_fn)entry("cuMemGetInfo");
+  mem_pitch = (cuMemAllocPitch_v2_fn)entry("cuMemAllocPitch");
+  mem_managed = (cuMemAllocManaged_fn)entry("cuMemAllocManaged");
+  mem_create = (cuMemCreate_fn)entry("cuMemCreate");
+  mem_release = (cuMemRelease_fn)entry("cuMemRelease");
+  addr_reserve = (cuMemAddressReserve_fn)entry("cuMemAddressReserve");
+  mem_map = (cuMemMap_fn)entry("cuMemMap");
+  mem_unmap = (cuMemUnmap_fn)entry("cuMemUnmap");
   CUresult rc;
   if (init(0) != CUDA_SUCCESS || (rc = retain(&ctx, 0)) != CUDA_SUCCESS) {
     printf("{\"pid\":%d,\"error\":\"no context\",\"held\":0}\n", (int)getpid());
@@ -173,9 +253,11 @@ int main(int argc, char **argv)
   for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
   for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
   printf("{\"pid\":%d,\"held\":%llu,\"allocs\":%llu,\"frees\":%llu,\"refused\":%llu,"
-         "\"info_bad\":%llu}\n",
+         "\"info_bad\":%llu,\"by_kind\":[%llu,%llu,%llu,%llu]}\n",
          (int)getpid(), (unsigned long long)held_total, (unsigned long long)allocs,
-         (unsigned long long)frees, (unsigned long long)refused, (unsigned long long)info_bad);
+         (unsigned long long)frees, (unsigned long long)refused, (unsigned long long)info_bad,
+         (unsigned long long)allocs_by[K_MALLOC], (unsigned long long)allocs_by[K_PITCH],
+         (unsigned long long)allocs_by[K_MANAGED], (unsigned long long)allocs_by[K_VMM]);
   fflush(stdout);
   while (!exit_after && !stop) usleep(50000);
   return 0;

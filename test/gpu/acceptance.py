@@ -29,7 +29,7 @@ def workloads(cap):
         ("JAX, XLA_PYTHON_CLIENT_PREALLOCATE=false", py("test/gpu/jax_fill.py", "256", "2", c),
          {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}),
     ] + [(f"CUDA C, {api}", [FILL, api, "256", "2", c], {})
-         for api in ("malloc", "pitch", "array3d", "mipmapped", "async", "pool", "vmm", "graph", "managed")] + [
+         for api in ("malloc", "pitch", "array3d", "mipmapped", "async", "pool", "vmm", "vmm-released", "graph", "managed")] + [
         ("driver API via cuGetProcAddress",
          ["native/build/tests/alloc-until-oom", "--block", "256m", "--hold", "2", "--max", f"{cap}m"], {}),
         ("driver API linked -lcuda",

@@ -1,7 +1,7 @@
 // Fills the GPU through one CUDA API family until refused; prints one JSON line, holds at the peak.
 // usage: family_fill API [BLOCK_MIB [HOLD_S [CAP_MIB]]]
 //   CAP_MIB: stop there if nothing refuses (an unlimited managed fill can hang a GPU machine)
-//   API: malloc managed pitch array3d mipmapped async pool vmm graph
+//   API: malloc managed pitch array3d mipmapped async pool vmm vmm-released graph
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -54,7 +54,7 @@ static cudaError_t one(const char *api) {
     void *p; cudaError_t e = cudaMallocFromPoolAsync(&p, block, pool, 0);
     return e == cudaSuccess ? cudaStreamSynchronize(0) : e;
   }
-  if (!strcmp(api, "vmm")) {  // the driver's virtual memory management, as PyTorch's expandable segments
+  if (!strcmp(api, "vmm") || !strcmp(api, "vmm-released")) {  // VMM, as PyTorch's expandable segments
     CUmemAllocationProp prop = {};
     prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
     prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
@@ -70,7 +70,10 @@ static cudaError_t one(const char *api) {
     CUmemAccessDesc acc = {};
     acc.location = prop.location;
     acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
-    return cuMemSetAccess(va, size, &acc, 1) ? cudaErrorUnknown : cudaSuccess;
+    if (cuMemSetAccess(va, size, &acc, 1)) return cudaErrorUnknown;
+    // The CUDA samples' pattern: release the handle at once, the mapping keeps the memory alive.
+    if (!strcmp(api, "vmm-released") && cuMemRelease(h)) return cudaErrorUnknown;
+    return cudaSuccess;
   }
   if (!strcmp(api, "graph")) {  // a graph memory node: allocated from the graph pool at launch
     cudaGraph_t g; cudaGraphExec_t x; cudaGraphNode_t n;

@@ -125,6 +125,16 @@ t.test('a pitch wider than gpumem expected is still charged in full and kept wit
   t.equal(r.usedFreed, 0, 'the refused last block was freed and uncharged');
 });
 
+for (const name of programs) {
+  t.test(`${name}: VMM blocks released right after mapping stay charged until unmapped, and are all given back then`, async (t) => {
+    const r = await fillAndFree(name, ['--api', 'vmm', '--map', '--block', '4m']);
+    t.equal(r.fill.error, 'CUDA_ERROR_OUT_OF_MEMORY');
+    t.equal(r.usedFull, 64 * MiB, 'every mapped block charged although its handle was released');
+    t.equal(r.usedFreed, 0, 'cuMemUnmap of each gives it all back');
+    t.equal(r.stderr, '');
+  });
+}
+
 t.test('cuMemCreate on the host is not charged to the GPU budget', async (t) => {
   const r = await fillAndFree('alloc-until-oom', ['--api', 'vmm', '--host', '--block', '4m', '--max', '128m']);
   t.equal(r.fill.error, null, 'twice the budget of host memory is allowed');

@@ -1,4 +1,5 @@
-// 8 processes x 16 threads allocate and free against one budget while processes are SIGKILLed
+// 8 processes x 16 threads allocate and free (cuMemAlloc, pitch, managed, VMM create+map with the
+// handle released before or after the unmap) against one budget while processes are SIGKILLed
 // at random instants and replaced: the accounting stays exact and the budget is never passed.
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,7 +12,7 @@ const processes = 8;
 const seconds = 6;
 const kills = 6;
 
-interface Report { pid: number; held: number; allocs?: number; refused?: number; info_bad?: number; error?: string }
+interface Report { pid: number; held: number; allocs?: number; by_kind?: number[]; refused?: number; info_bad?: number; error?: string }
 interface Proc { child: ChildProcess; report: Promise<Report | null>; exited: Promise<number | null>; killed: boolean }
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
@@ -65,6 +66,8 @@ t.test('a storm of allocations with random SIGKILLs leaves the accounting exact 
   t.ok(ok.every((r) => !r.info_bad), 'cuMemGetInfo never said free > total');
   const allocs = ok.reduce((s, r) => s + (r.allocs ?? 0), 0);
   t.ok(allocs > 1000, `the storm did allocate (${allocs} allocations, ${ok.reduce((s, r) => s + (r.refused ?? 0), 0)} refused)`);
+  const byKind = [0, 1, 2, 3].map((k) => ok.reduce((s, r) => s + (r.by_kind?.[k] ?? 0), 0));
+  t.ok(byKind.every((n) => n > 50), `every family took part (malloc, pitch, managed, VMM: ${byKind.join(', ')})`);
 
   // A process joining reclaims the killed ones' slots; NVML shows the container's use.
   const expected = ok.reduce((s, r) => s + r.held + (r.error ? 0 : contextMem), 0);

@@ -115,6 +115,13 @@ typedef CUresult (*cuMemAllocManaged_fn)(CUdeviceptr *dptr, size_t bytesize, uns
 typedef CUresult (*cuMemCreate_fn)(CUmemGenericAllocationHandle *handle, size_t size,
                                    const CUmemAllocationProp *prop, unsigned long long flags);
 typedef CUresult (*cuMemRelease_fn)(CUmemGenericAllocationHandle handle);
+typedef CUresult (*cuMemMap_fn)(CUdeviceptr ptr, size_t size, size_t offset,
+                                CUmemGenericAllocationHandle handle, unsigned long long flags);
+typedef CUresult (*cuMemUnmap_fn)(CUdeviceptr ptr, size_t size);
+typedef CUresult (*cuMemRetainAllocationHandle_fn)(CUmemGenericAllocationHandle *handle, void *addr);
+typedef CUresult (*cuMemAddressReserve_fn)(CUdeviceptr *ptr, size_t size, size_t alignment,
+                                           CUdeviceptr addr, unsigned long long flags);
+typedef CUresult (*cuMemAddressFree_fn)(CUdeviceptr ptr, size_t size);
 typedef CUresult (*cuMemGetAllocationGranularity_fn)(size_t *granularity,
                                                      const CUmemAllocationProp *prop, int option);
 typedef CUresult (*cuArrayCreate_v2_fn)(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc);

@@ -13,6 +13,7 @@
 #include "../common/cuda.h"
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "device.h"
 #include "export.h"
 #include "handlemap.h"
@@ -24,15 +25,6 @@
 #define MAX_LEVELS 64
 
 static struct handlemap arrays = HANDLEMAP_INIT, mipmaps = HANDLEMAP_INIT;
-
-static int charged_device(void)
-{
-  CUdevice dev;
-  if (budget_mode() != BUDGET_ENFORCE || current_device(&dev) != CUDA_SUCCESS || dev < 0 ||
-      dev >= GPUMEM_MAX_GPUS)
-    return -1;
-  return dev;
-}
 
 /* A driver function we call but do not wrap, looked up once. */
 static void *driver_fn(void **cache, const char *name)
@@ -126,16 +118,6 @@ static uint64_t mipmap_charge(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels,
   return bound(d, levels);
 }
 
-/* After a successful creation: remember the handle, or destroy it and return the charge. */
-static CUresult remember(struct handlemap *map, uint64_t key, uint64_t charge, int dev,
-                         CUresult (*destroy)(uint64_t))
-{
-  if (!handlemap_insert(map, key, charge, dev)) return CUDA_SUCCESS;
-  destroy(key);
-  budget_release(dev, charge);
-  return CUDA_ERROR_OUT_OF_MEMORY;
-}
-
 static CUresult destroy_array(uint64_t key)
 {
   cuArrayDestroy_fn f = (cuArrayDestroy_fn)symbols_real(SYM_cuArrayDestroy);
@@ -149,6 +131,14 @@ static CUresult destroy_mipmap(uint64_t key)
   return f ? f((CUmipmappedArray)(uintptr_t)key) : CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND;
 }
 
+static int record_handle(void *map, uint64_t key, uint64_t bytes, int dev)
+{
+  return handlemap_insert(map, key, bytes, dev);
+}
+
+static const struct charge_book array_book = {record_handle, &arrays, destroy_array};
+static const struct charge_book mipmap_book = {record_handle, &mipmaps, destroy_mipmap};
+
 static int uncharged(const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
   return (d->Flags & (CUDA_ARRAY3D_SPARSE | CUDA_ARRAY3D_DEFERRED_MAPPING)) != 0;
@@ -160,17 +150,13 @@ GPUMEM_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCR
   if (!real) return CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND;
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
-  if (!pHandle || !desc || (dev = charged_device()) < 0) return real(pHandle, desc);
+  if (!pHandle || !desc || (dev = charge_device()) < 0) return real(pHandle, desc);
   /* A 2D (or 1D) array is a 3D array of depth 0 without flags. */
   CUDA_ARRAY3D_DESCRIPTOR d3 = {desc->Width, desc->Height, 0, desc->Format, desc->NumChannels, 0};
   uint64_t charge = array_charge(&d3, dev);
   if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(pHandle, desc);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, charge);
-    return rc;
-  }
-  return remember(&arrays, (uintptr_t)*pHandle, charge, dev, destroy_array);
+  return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &array_book);
 }
 
 GPUMEM_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc)
@@ -180,15 +166,11 @@ GPUMEM_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_D
   if (!pHandle || !desc || uncharged(desc)) return real(pHandle, desc);
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
-  if ((dev = charged_device()) < 0) return real(pHandle, desc);
+  if ((dev = charge_device()) < 0) return real(pHandle, desc);
   uint64_t charge = array_charge(desc, dev);
   if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(pHandle, desc);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, charge);
-    return rc;
-  }
-  return remember(&arrays, (uintptr_t)*pHandle, charge, dev, destroy_array);
+  return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &array_book);
 }
 
 GPUMEM_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
@@ -201,15 +183,11 @@ GPUMEM_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
   if (!pHandle || !desc || uncharged(desc)) return real(pHandle, desc, numMipmapLevels);
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
-  if ((dev = charged_device()) < 0) return real(pHandle, desc, numMipmapLevels);
+  if ((dev = charge_device()) < 0) return real(pHandle, desc, numMipmapLevels);
   uint64_t charge = mipmap_charge(desc, numMipmapLevels, dev);
   if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(pHandle, desc, numMipmapLevels);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, charge);
-    return rc;
-  }
-  return remember(&mipmaps, (uintptr_t)*pHandle, charge, dev, destroy_mipmap);
+  return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &mipmap_book);
 }
 
 /* Frees: an array we did not charge (created before a budget, a mipmap level, a deferred one)
@@ -221,10 +199,7 @@ GPUMEM_EXPORT CUresult cuArrayDestroy(CUarray hArray)
   uint64_t size;
   int dev;
   if (!handlemap_take(&arrays, (uintptr_t)hArray, &size, &dev)) return real(hArray);
-  CUresult rc = real(hArray);
-  if (rc == CUDA_SUCCESS) budget_release(dev, size);
-  else handlemap_insert(&arrays, (uintptr_t)hArray, size, dev);
-  return rc;
+  return charge_return(real(hArray), dev, size, (uintptr_t)hArray, &array_book);
 }
 
 GPUMEM_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
@@ -236,8 +211,6 @@ GPUMEM_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
   int dev;
   if (!handlemap_take(&mipmaps, (uintptr_t)hMipmappedArray, &size, &dev))
     return real(hMipmappedArray);
-  CUresult rc = real(hMipmappedArray);
-  if (rc == CUDA_SUCCESS) budget_release(dev, size);
-  else handlemap_insert(&mipmaps, (uintptr_t)hMipmappedArray, size, dev);
-  return rc;
+  return charge_return(real(hMipmappedArray), dev, size, (uintptr_t)hMipmappedArray,
+                       &mipmap_book);
 }

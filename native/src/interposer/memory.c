@@ -2,6 +2,7 @@
 #include "../common/cuda.h"
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "device.h"
 #include "export.h"
 #include "ptrmap.h"
@@ -20,17 +21,7 @@ GPUMEM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     return real(dptr, bytesize);
   if (budget_reserve(dev, bytesize)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(dptr, bytesize);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, bytesize);
-    return rc;
-  }
-  if (ptrmap_insert(*dptr, bytesize, dev)) { /* could not remember it: could never uncharge */
-    cuMemFree_v2_fn real_free = (cuMemFree_v2_fn)symbols_real(SYM_cuMemFree_v2);
-    if (real_free) real_free(*dptr);
-    budget_release(dev, bytesize);
-    return CUDA_ERROR_OUT_OF_MEMORY;
-  }
-  return rc;
+  return charge_settle(rc, dev, bytesize, *dptr, &charge_pointers);
 }
 
 GPUMEM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
@@ -42,8 +33,5 @@ GPUMEM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
   /* Taken out before the driver frees it: the driver may hand the same address to another
    * thread's allocation the moment it is free. */
   if (!ptrmap_take(dptr, &size, &dev)) return real(dptr);
-  CUresult rc = real(dptr);
-  if (rc == CUDA_SUCCESS) budget_release(dev, size);
-  else ptrmap_insert(dptr, size, dev);
-  return rc;
+  return charge_return(real(dptr), dev, size, dptr, &charge_pointers);
 }

@@ -3,6 +3,7 @@
 #include "../common/cuda.h"
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "device.h"
 #include "export.h"
 #include "ptrmap.h"
@@ -26,27 +27,6 @@ static uint64_t pitch_alignment(CUdevice dev)
   return (uint64_t)a;
 }
 
-/* The device an allocation is charged to, or -1 when the driver should just be called: no
- * budget, or no usable context (the driver then returns its own error). */
-static int charged_device(void)
-{
-  CUdevice dev;
-  if (budget_mode() != BUDGET_ENFORCE || current_device(&dev) != CUDA_SUCCESS || dev < 0 ||
-      dev >= GPUMEM_MAX_GPUS)
-    return -1;
-  return dev;
-}
-
-/* Remembers a charged pointer; if it cannot, frees it and returns the charge. */
-static CUresult remember(CUdeviceptr p, uint64_t charge, int dev)
-{
-  if (!ptrmap_insert(p, charge, dev)) return CUDA_SUCCESS;
-  cuMemFree_v2_fn real_free = (cuMemFree_v2_fn)symbols_real(SYM_cuMemFree_v2);
-  if (real_free) real_free(p);
-  budget_release(dev, charge);
-  return CUDA_ERROR_OUT_OF_MEMORY;
-}
-
 GPUMEM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
                                           size_t Height, unsigned int ElementSizeBytes)
 {
@@ -54,7 +34,7 @@ GPUMEM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, siz
   if (!real) return CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND;
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
-  if (!dptr || !pPitch || WidthInBytes == 0 || Height == 0 || (dev = charged_device()) < 0)
+  if (!dptr || !pPitch || WidthInBytes == 0 || Height == 0 || (dev = charge_device()) < 0)
     return real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
   uint64_t a = pitch_alignment(dev), bound, charge;
   if (WidthInBytes > UINT64_MAX - a || __builtin_mul_overflow((WidthInBytes + a - 1) / a * a,
@@ -62,19 +42,15 @@ GPUMEM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, siz
     return CUDA_ERROR_OUT_OF_MEMORY;
   if (budget_reserve(dev, bound)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, bound);
-    return rc;
-  }
+  if (rc != CUDA_SUCCESS) return charge_settle(rc, dev, bound, 0, &charge_pointers);
   /* Charge what the driver took, never a guess; a pitch above the bound must still fit. */
   if (__builtin_mul_overflow((uint64_t)*pPitch, (uint64_t)Height, &charge) ||
       budget_adjust(dev, bound, charge)) {
-    cuMemFree_v2_fn real_free = (cuMemFree_v2_fn)symbols_real(SYM_cuMemFree_v2);
-    if (real_free) real_free(*dptr);
+    charge_pointers.undo(*dptr);
     budget_release(dev, bound);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  return remember(*dptr, charge, dev);
+  return charge_keep(dev, charge, *dptr, &charge_pointers);
 }
 
 /* Managed memory can be made resident on the device at any time, so all of it is charged at
@@ -85,12 +61,8 @@ GPUMEM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, uns
   if (!real) return CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND;
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
-  if (!dptr || bytesize == 0 || (dev = charged_device()) < 0) return real(dptr, bytesize, flags);
+  if (!dptr || bytesize == 0 || (dev = charge_device()) < 0) return real(dptr, bytesize, flags);
   if (budget_reserve(dev, bytesize)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(dptr, bytesize, flags);
-  if (rc != CUDA_SUCCESS) {
-    budget_release(dev, bytesize);
-    return rc;
-  }
-  return remember(*dptr, bytesize, dev);
+  return charge_settle(rc, dev, bytesize, *dptr, &charge_pointers);
 }

@@ -1,7 +1,7 @@
 /* The one explicit table of wrapped driver symbols; adding an API family means adding rows here.
  *
  * Later families slot in the same way: cuMemAllocPitch (3020 -> _v2), cuMemAllocManaged,
- * cuMemCreate/cuMemRelease (VMM), cuMemAllocAsync (11020; its per-thread-stream variant is looked
+ * cuMemCreate/cuMemMap/cuMemUnmap/cuMemRelease (VMM), cuMemAllocAsync (11020; its per-thread-stream variant is looked
  * up with flags = 2 and wraps the same way), cuArrayCreate (3020 -> _v2), ... */
 #include "symbols.h"
 
@@ -26,6 +26,10 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
 CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
                      const CUmemAllocationProp *prop, unsigned long long flags);
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle);
+CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                  unsigned long long flags);
+CUresult cuMemUnmap(CUdeviceptr ptr, size_t size);
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr);
 CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc);
 CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc);
 CUresult cuArrayDestroy(CUarray hArray);
@@ -67,6 +71,10 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                              (void *)cuMemAllocManaged, 0},
   [SYM_cuMemCreate] = {"cuMemCreate", "cuMemCreate", 10020, (void *)cuMemCreate, 0},
   [SYM_cuMemRelease] = {"cuMemRelease", "cuMemRelease", 10020, (void *)cuMemRelease, 0},
+  [SYM_cuMemMap] = {"cuMemMap", "cuMemMap", 10020, (void *)cuMemMap, 0},
+  [SYM_cuMemUnmap] = {"cuMemUnmap", "cuMemUnmap", 10020, (void *)cuMemUnmap, 0},
+  [SYM_cuMemRetainAllocationHandle] = {"cuMemRetainAllocationHandle", "cuMemRetainAllocationHandle",
+                                       11000, (void *)cuMemRetainAllocationHandle, 0},
   [SYM_cuArrayCreate_v2] = {"cuArrayCreate", "cuArrayCreate_v2", 3020, (void *)cuArrayCreate_v2, 0},
   [SYM_cuArray3DCreate_v2] = {"cuArray3DCreate", "cuArray3DCreate_v2", 3020,
                               (void *)cuArray3DCreate_v2, 0},

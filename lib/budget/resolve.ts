@@ -14,7 +14,7 @@ function bytesOf(what: string, limit: Limit, gpuBytes: number | undefined): numb
   }
   if (gpuBytes === undefined) {
     throw new LimitError(
-      `gpumem: ${what}=${limit.percent}% needs the GPU's memory size, which this host cannot report (no NVML); use a size like 8g`,
+      `gpumem: ${what}=${limit.percent}% needs the GPU's memory size, which gpumem could not learn (no NVML on this host, or GPUs not given with --gpus); use a size like 8g`,
     );
   }
   return Math.floor((gpuBytes * limit.percent) / 100);

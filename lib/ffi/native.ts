@@ -12,6 +12,7 @@ const ERR_LEN = 512;
 
 type Host = {
   gpumem_parse_size: (text: string, out: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_gpu_list: (totals: Buffer, uuids: Buffer, n: number, count: Buffer, err: Buffer, errlen: number) => number;
   gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
@@ -28,6 +29,7 @@ function lib(): Host {
     // uint64 values travel in Buffers: ffi's uint64 would round past 2^53.
     host = ffi.Library(path, {
       gpumem_parse_size: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_gpu_list: ['int', ['pointer', 'pointer', 'int', 'pointer', 'pointer', 'int']],
       gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
@@ -58,6 +60,30 @@ export function parseSize(text: string): number {
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_parse_size(text, out, err, ERR_LEN), err);
   return Number(out.readBigUInt64LE());
+}
+
+/** A GPU of this host, as NVML lists it. */
+export interface HostGpu {
+  index: number;
+  uuid: string;
+  totalBytes: number;
+}
+
+const UUID_LEN = 96;
+
+/** The host's GPUs in NVML's order; throws NativeError when the host has no NVML. */
+export function hostGpus(): HostGpu[] {
+  const totals = Buffer.alloc(8 * MAX_GPUS);
+  const uuids = Buffer.alloc(UUID_LEN * MAX_GPUS);
+  const count = Buffer.alloc(4);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_gpu_list(totals, uuids, MAX_GPUS, count, err, ERR_LEN), err);
+  const out: HostGpu[] = [];
+  for (let i = 0; i < Math.min(count.readInt32LE(), MAX_GPUS); i++) {
+    const u = uuids.subarray(i * UUID_LEN, (i + 1) * UUID_LEN);
+    out.push({ index: i, uuid: u.toString('utf8', 0, Math.max(0, u.indexOf(0))), totalBytes: Number(totals.readBigUInt64LE(8 * i)) });
+  }
+  return out;
 }
 
 /** Budgets for the interposer: `all` for every GPU, `perGpu[i]` for the container's GPU i. */

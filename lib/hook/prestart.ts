@@ -2,6 +2,7 @@
 import { writeConfig, parseSize } from '../ffi/native.js';
 import { envRecord, limitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
+import { containerGpuSizes } from '../gpu/sizes.js';
 import { loadSpec } from '../oci/spec.js';
 import { removeStateDir, stateDir } from '../state.js';
 import { log } from '../log.js';
@@ -11,9 +12,10 @@ export function prestart(state: OciState): void {
   const dir = stateDir(state.id);
   try {
     const spec = loadSpec(state.bundle);
-    const request = limitRequest(state.annotations ?? spec.annotations ?? {}, envRecord(spec.process?.env), parseSize);
+    const env = envRecord(spec.process?.env);
+    const request = limitRequest(state.annotations ?? spec.annotations ?? {}, env, parseSize);
     if (!request) throw new Error('gpumem-hook: the container asks for no limit, but the shim prepared it for one');
-    const config = resolveBudget(request, undefined);
+    const config = resolveBudget(request, containerGpuSizes(env));
     writeConfig(dir.configFile, config);
     log().info(
       { container: state.id, source: request.source, limit: config.all, perGpu: Object.fromEntries(config.perGpu) },

@@ -2,6 +2,7 @@
 import { createAccounting, parseSize } from '../ffi/native.js';
 import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
+import { containerGpuSizes } from '../gpu/sizes.js';
 import { applyModifiers, bindMounts, gpumemHooks, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
 import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
 import { container, hookExecutable, interposerPath, preloadFile } from '../paths.js';
@@ -12,10 +13,11 @@ export type CreateDecision = { action: 'pass'; reason: string } | { action: 'lim
 
 /** The pure decision: which containers gpumem touches. Throws LimitError on bad input. */
 export function decide(spec: Spec): CreateDecision {
-  const request = limitRequest(spec.annotations ?? {}, envRecord(spec.process?.env), parseSize);
+  const env = envRecord(spec.process?.env);
+  const request = limitRequest(spec.annotations ?? {}, env, parseSize);
   if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable' };
   // Validate now, so bad input fails `docker run` before anything is created; the hook resolves for real.
-  resolveBudget(request, undefined);
+  resolveBudget(request, containerGpuSizes(env));
   return { action: 'limit', request };
 }
 

@@ -61,4 +61,9 @@ int gpumem_parse_size(const char *text, uint64_t *bytes, char *err, int errlen);
 }
 #endif
 
+/* The host's GPUs in NVML's index order: total memory in total_bytes[i] and the UUID
+ * ("GPU-...", NUL-terminated) in uuids + i*96, for the first n of them; *count = how many there
+ * are. Loads libnvidia-ml.so.1 only for this call; -1 with err when the host has none. */
+int gpumem_gpu_list(uint64_t *total_bytes, char *uuids, int n, int *count, char *err, int errlen);
+
 #endif

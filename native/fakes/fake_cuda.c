@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common/cuda.h"
+#include "../src/common/cuda_api.h"
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
 #include "fake_cuda_families.h" /* pitch, managed, VMM, arrays */
@@ -226,6 +226,7 @@ CUresult fake_charge(CUdevice dev, uint64_t bytes)
 
 void fake_uncharge(CUdevice dev, uint64_t bytes)
 {
+  if (check_device(dev)) return;
   pthread_mutex_lock(&lock);
   used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
   fake_shared_note(dev, used[dev]);
@@ -255,9 +256,6 @@ CUresult cuGetErrorName(CUresult error, const char **name)
   return CUDA_ERROR_INVALID_VALUE;
 }
 
-CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
-CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
-                             CUdriverProcAddressQueryResult *symbolStatus);
 
 /* Base name -> versioned entry from a CUDA version on; rows of one base by ascending version. */
 static const struct {
@@ -351,27 +349,7 @@ CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuin
 
 /* ---- contexts and NVML: a context's own memory, and this process's view for the fake NVML ---- */
 
-/* Takes device memory that has no address (a context's); CUDA_ERROR_OUT_OF_MEMORY if short. */
-CUresult fake_context_take(CUdevice dev, uint64_t bytes)
-{
-  CUresult rc = check_device(dev);
-  if (rc) return rc;
-  pthread_mutex_lock(&lock);
-  if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
-  else used[dev] += bytes;
-  if (!rc) fake_shared_note(dev, used[dev]);
-  pthread_mutex_unlock(&lock);
-  return rc;
-}
-
-void fake_context_give(CUdevice dev, uint64_t bytes)
-{
-  if (check_device(dev)) return;
-  pthread_mutex_lock(&lock);
-  used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
-  fake_shared_note(dev, used[dev]);
-  pthread_mutex_unlock(&lock);
-}
+/* A context's memory has no address: fake_charge / fake_uncharge take and give it back. */
 
 /* Exported for the fake libnvidia-ml.so.1: 0 with this process's total and used of dev. */
 __attribute__((visibility("default"))) int fake_cuda_memory(int dev, uint64_t *total, uint64_t *in_use)

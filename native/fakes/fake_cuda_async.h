@@ -2,7 +2,7 @@
 #ifndef FAKE_CUDA_ASYNC_H
 #define FAKE_CUDA_ASYNC_H
 
-#include "../src/common/cuda.h"
+#include "../src/common/cuda_api.h"
 
 /* The entry cuGetProcAddress hands out for symbol at cudaVersion and flags (flags = 2: the _ptsz
  * entry where there is one), or NULL; sets *known when the base name is one of ours. */

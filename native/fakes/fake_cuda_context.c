@@ -7,6 +7,7 @@
 
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
+#include "fake_cuda_families.h" /* fake_charge, fake_uncharge: a context's memory */
 
 #define MAX_DEVICES 64
 #define STACK_DEPTH 16
@@ -22,10 +23,6 @@ static struct fake_ctx primaries[MAX_DEVICES];
 static int primary_refs[MAX_DEVICES];
 static __thread CUcontext stack[STACK_DEPTH];
 static __thread int depth;
-
-CUresult cuDeviceGetCount(int *count);
-CUresult cuCtxSetCurrent(CUcontext ctx);
-CUresult cuCtxGetCurrent(CUcontext *ctx);
 
 static uint64_t context_mem(void)
 {
@@ -48,7 +45,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
   if (rc) return rc;
   if (!pctx) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&lock);
-  if (primary_refs[dev] == 0) rc = fake_context_take(dev, context_mem());
+  if (primary_refs[dev] == 0) rc = fake_charge(dev, context_mem());
   if (!rc) {
     primary_refs[dev]++;
     primaries[dev].dev = dev;
@@ -65,7 +62,7 @@ CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
   if (rc) return rc;
   pthread_mutex_lock(&lock);
   if (primary_refs[dev] == 0) rc = CUDA_ERROR_INVALID_CONTEXT;
-  else if (--primary_refs[dev] == 0) fake_context_give(dev, context_mem());
+  else if (--primary_refs[dev] == 0) fake_uncharge(dev, context_mem());
   pthread_mutex_unlock(&lock);
   return rc;
 }
@@ -75,7 +72,7 @@ CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
   CUresult rc = check(dev);
   if (rc) return rc;
   pthread_mutex_lock(&lock);
-  if (primary_refs[dev] > 0) fake_context_give(dev, context_mem());
+  if (primary_refs[dev] > 0) fake_uncharge(dev, context_mem());
   primary_refs[dev] = 0;
   pthread_mutex_unlock(&lock);
   return rc;
@@ -123,12 +120,12 @@ CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
   struct fake_ctx *c = calloc(1, sizeof *c);
   if (!c) return CUDA_ERROR_OUT_OF_MEMORY;
   c->dev = dev;
-  if ((rc = fake_context_take(dev, context_mem())) != CUDA_SUCCESS) {
+  if ((rc = fake_charge(dev, context_mem())) != CUDA_SUCCESS) {
     free(c);
     return rc;
   }
   if ((rc = cuCtxPushCurrent_v2((CUcontext)c)) != CUDA_SUCCESS) {
-    fake_context_give(dev, context_mem());
+    fake_uncharge(dev, context_mem());
     free(c);
     return rc;
   }
@@ -158,7 +155,7 @@ CUresult cuCtxDestroy_v2(CUcontext ctx)
   CUcontext cur = NULL;
   cuCtxGetCurrent(&cur);
   if (cur == ctx) cuCtxPopCurrent_v2(NULL);
-  fake_context_give(c->dev, context_mem());
+  fake_uncharge(c->dev, context_mem());
   free(c);
   return CUDA_SUCCESS;
 }

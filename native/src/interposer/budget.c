@@ -15,7 +15,6 @@
 #include "../format/accounting.h"
 #include "../format/config.h"
 #include "../format/size.h"
-#include "ptrmap.h"
 
 #define DEFAULT_STATE_DIR "/run/gpumem"
 
@@ -143,8 +142,8 @@ static void after_fork_child(void)
 {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   join_lock = fresh;
-  slot = -1; /* the child is another process: it joins on its first allocation */
-  ptrmap_reset_after_fork();
+  slot = -1; /* the child is another process: it joins on its first allocation (its maps of
+              * charged pointers and handles are emptied by handlemap.c's own fork handler) */
 }
 
 static void init(void)

@@ -1,5 +1,6 @@
-/* Open-addressing hash maps like ptrmap.c's, one instance per kind of handle; a child after
- * fork() starts with every map empty, because the handles it inherits are not its to free. */
+/* Open-addressing hash maps from a handle or pointer to its charge, one instance per kind (ptrmap.c
+ * is the device pointers'); a child after fork() starts with every map empty, because what it
+ * inherits is not its to free. */
 #include "handlemap.h"
 
 #include <stdlib.h>
@@ -28,7 +29,7 @@ static void after_fork_child(void)
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   for (int i = 0; i < nmaps; i++) {
     maps[i]->lock = fresh;
-    maps[i]->slots = NULL; /* the parent's table is left alone, as in ptrmap.c */
+    maps[i]->slots = NULL; /* the parent's table is left alone: another parent thread may be using it */
     maps[i]->cap = maps[i]->count = 0;
   }
 }
@@ -90,7 +91,8 @@ int handlemap_take(struct handlemap *m, uint64_t key, uint64_t *size, int *dev)
       found = 1;
       *size = m->slots[i].size;
       *dev = m->slots[i].dev;
-      /* Backward-shift deletion, as in ptrmap.c. */
+      /* Backward-shift deletion keeps probe chains intact without tombstones: slots[j] may move
+       * to i unless its home lies cyclically in (i, j]. */
       size_t j = i;
       for (;;) {
         m->slots[i].key = 0;

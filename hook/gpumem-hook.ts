@@ -1,17 +1,19 @@
 /** gpumem-hook prestart|poststop: the OCI hook runc runs, with the container's state on stdin. */
 import { readFileSync } from 'node:fs';
 import { parseOciState } from '../lib/hook/oci-state.js';
-import { poststop } from '../lib/hook/poststop.js';
-import { prestart } from '../lib/hook/prestart.js';
 import { log } from '../lib/log.js';
 
-const stages = { prestart, poststop } as const;
+// Loaded per stage: poststop only removes a directory and need not load the FFI library.
+const stages = {
+  prestart: async () => (await import('../lib/hook/prestart.js')).prestart,
+  poststop: async () => (await import('../lib/hook/poststop.js')).poststop,
+} as const;
 const stage = process.argv[2];
 try {
   if (stage !== 'prestart' && stage !== 'poststop') {
     throw new Error(`gpumem-hook: unknown stage "${stage ?? ''}"; accepted: prestart, poststop`);
   }
-  stages[stage](parseOciState(readFileSync(0, 'utf8')));
+  (await stages[stage]())(parseOciState(readFileSync(0, 'utf8')));
 } catch (e) {
   const message = (e as Error).message;
   log().error({ stage }, message);

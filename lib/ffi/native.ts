@@ -101,6 +101,16 @@ function perGpuBuffer(perGpu: Map<number, number>): Buffer {
   return buf;
 }
 
+/** The non-zero entries of a uint64_t[MAX_GPUS] the C side filled, by GPU index. */
+function perGpuMap(buf: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let i = 0; i < MAX_GPUS; i++) {
+    const v = Number(buf.readBigUInt64LE(8 * i));
+    if (v > 0) out.set(i, v);
+  }
+  return out;
+}
+
 /** Writes the interposer's config atomically (temp file + rename). */
 export function writeConfig(path: string, config: InterposerConfig): void {
   const err = Buffer.alloc(ERR_LEN);
@@ -125,11 +135,7 @@ export function readConfig(path: string): InterposerConfig {
   const per = Buffer.alloc(8 * MAX_GPUS);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_config_read(path, all, per, MAX_GPUS, err, ERR_LEN), err);
-  const perGpu = new Map<number, number>();
-  for (let i = 0; i < MAX_GPUS; i++) {
-    const v = Number(per.readBigUInt64LE(8 * i));
-    if (v > 0) perGpu.set(i, v);
-  }
+  const perGpu = perGpuMap(per);
   const a = Number(all.readBigUInt64LE());
   return a > 0 ? { all: a, perGpu } : { perGpu };
 }
@@ -153,10 +159,5 @@ export function accountingUsage(path: string): Usage {
   const live = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_accounting_usage(path, used, MAX_GPUS, live, err, ERR_LEN), err);
-  const usedPerGpu = new Map<number, number>();
-  for (let i = 0; i < MAX_GPUS; i++) {
-    const v = Number(used.readBigUInt64LE(8 * i));
-    if (v > 0) usedPerGpu.set(i, v);
-  }
-  return { usedPerGpu, processes: live.readInt32LE() };
+  return { usedPerGpu: perGpuMap(used), processes: live.readInt32LE() };
 }

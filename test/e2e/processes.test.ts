@@ -3,7 +3,7 @@
 import t from 'tap'
 import { readdirSync } from 'node:fs'
 import {
-  DEVICE, GPUMEM_RUN, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, show, start, type Installed,
+  GPUMEM_RUN, MiB, docker, engineReady, installGpumem, parseAlloc, runLimitedContainer, show, start, type Installed,
 } from './lib/docker.js'
 
 const LIMIT = 64 * MiB
@@ -13,12 +13,7 @@ if (await engineReady(t)) {
   let id = ''
   t.before(async () => {
     gpumem = await installGpumem()
-    const cid = cidfile()
-    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', `FAKE_CUDA_DEVICE_MEM=${DEVICE}`,
-      '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
-    id = cid.read()
-    cid.cleanup()
-    if (r.code !== 0 || !id) throw new Error(`could not start the container: ${show(r)}`)
+    id = await runLimitedContainer('64m')
   })
   t.teardown(async () => {
     if (id) await docker('rm', '-f', id)

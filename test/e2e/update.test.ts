@@ -2,7 +2,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import {
-  DEVICE, IMAGE, MiB, cidfile, docker, engineReady, installGpumem, parseAlloc, run, show, type Installed,
+  MiB, docker, engineReady, installGpumem, parseAlloc, run, runLimitedContainer, show, type Installed,
 } from './lib/docker.js'
 
 if (await engineReady(t)) {
@@ -10,12 +10,7 @@ if (await engineReady(t)) {
   let id = ''
   t.before(async () => {
     gpumem = await installGpumem()
-    const cid = cidfile()
-    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', `FAKE_CUDA_DEVICE_MEM=${DEVICE}`,
-      '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
-    id = cid.read()
-    cid.cleanup()
-    if (r.code !== 0 || !id) throw new Error(`could not start the container: ${show(r)}`)
+    id = await runLimitedContainer('64m')
   })
   t.teardown(async () => {
     if (id) await docker('rm', '-f', id)

@@ -212,3 +212,18 @@ export const cidfile = (): { path: string; read: () => string; cleanup: () => vo
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
+
+/** `docker run -d --runtime gpumem --annotation gpumem.io/limit=<limit>` of a container that keeps
+ * running (sleep), on the 1 GiB fake device; returns its id, or throws with docker's output. */
+export const runLimitedContainer = async (limit: string): Promise<string> => {
+  const cid = cidfile()
+  try {
+    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', `FAKE_CUDA_DEVICE_MEM=${DEVICE}`,
+      '--runtime', 'gpumem', '--annotation', `gpumem.io/limit=${limit}`, IMAGE, 'sleep', '300')
+    const id = cid.read()
+    if (r.code !== 0 || !id) throw new Error(`could not start the container: ${show(r)}`)
+    return id
+  } finally {
+    cid.cleanup()
+  }
+}

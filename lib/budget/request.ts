@@ -1,7 +1,9 @@
 /** What a container asks for: its gpumem.io/ annotations, or GPUMEM_ variables where the engine has no annotations. */
 
-/** A limit as written: bytes, or a percent of the GPU's physical memory. */
-export type Limit = { bytes: number } | { percent: number };
+import { envLimits, NativeError, parseLimit as parseLimitValue, type Limit } from '../ffi/native.js';
+
+/** A limit as written: bytes, or a percent of the GPU's physical memory (parsed in C). */
+export type { Limit };
 
 export interface LimitRequest {
   /** Where the limits came from; annotations win over the environment. */
@@ -19,28 +21,24 @@ export class LimitError extends Error {
 
 export const ANNOTATION_PREFIX = 'gpumem.io/';
 const ANNOTATION_LIMIT = 'gpumem.io/limit';
-const ENV_LIMIT = 'GPUMEM_LIMIT';
 const MAX_GPU_INDEX = 63;
 
+/** The accepted values, as the C grammar's messages end (GPUMEM_LIMIT_HELP in native/src/format/limit.h). */
 export const ACCEPTED_VALUES =
   'a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%';
 const ACCEPTED_KEYS = `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${MAX_GPU_INDEX}>`;
 
-/** Parses a size in `docker run --memory` grammar; supplied by the caller (the C grammar, through FFI). */
-export type SizeParser = (text: string) => number;
+/** A message from the C grammar becomes the one line `docker run` shows. */
+function limitError(e: unknown): unknown {
+  return e instanceof NativeError ? new LimitError(`gpumem: ${e.message}`) : e;
+}
 
-function parseLimit(what: string, value: string, parseSize: SizeParser): Limit {
-  const v = value.trim();
-  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(v);
-  if (pct) {
-    const percent = Number(pct[1]);
-    if (percent > 0 && percent <= 100) return { percent };
-    throw new LimitError(`gpumem: ${what}="${value}" is out of range; a percent must be above 0 and at most 100`);
-  }
+/** Values go through the C grammar: annotations and variables are judged alike, here and in the interposer. */
+function parseLimit(what: string, value: string): Limit {
   try {
-    return { bytes: parseSize(v) };
-  } catch {
-    throw new LimitError(`gpumem: ${what}="${value}" is not a valid limit; use ${ACCEPTED_VALUES}`);
+    return parseLimitValue(what, value);
+  } catch (e) {
+    throw limitError(e);
   }
 }
 
@@ -50,7 +48,7 @@ function gpuIndex(text: string): number | undefined {
   return i <= MAX_GPU_INDEX ? i : undefined;
 }
 
-function fromAnnotations(annotations: Record<string, string>, parseSize: SizeParser): LimitRequest | undefined {
+function fromAnnotations(annotations: Record<string, string>): LimitRequest | undefined {
   const keys = Object.keys(annotations).filter((k) => k.startsWith(ANNOTATION_PREFIX)).sort();
   if (keys.length === 0) return undefined;
   const req: LimitRequest = { source: 'annotation', perGpu: new Map() };
@@ -58,43 +56,31 @@ function fromAnnotations(annotations: Record<string, string>, parseSize: SizePar
     const value = annotations[key] ?? '';
     const what = `annotation ${key}`;
     if (key === ANNOTATION_LIMIT) {
-      req.all = parseLimit(what, value, parseSize);
+      req.all = parseLimit(what, value);
       continue;
     }
     const i = key.startsWith(ANNOTATION_LIMIT + '.') ? gpuIndex(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
     if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${ACCEPTED_KEYS}`);
-    req.perGpu.set(i, parseLimit(what, value, parseSize));
+    req.perGpu.set(i, parseLimit(what, value));
   }
   return req;
 }
 
-function fromEnv(env: Record<string, string>, parseSize: SizeParser): LimitRequest | undefined {
-  const keys = Object.keys(env).filter((k) => k === ENV_LIMIT || k.startsWith(ENV_LIMIT + '_')).sort();
-  if (keys.length === 0) return undefined;
-  const req: LimitRequest = { source: 'env', perGpu: new Map() };
-  for (const key of keys) {
-    const value = env[key] ?? '';
-    const what = `environment variable ${key}`;
-    if (key === ENV_LIMIT) {
-      req.all = parseLimit(what, value, parseSize);
-      continue;
-    }
-    const i = gpuIndex(key.slice(ENV_LIMIT.length + 1));
-    if (i === undefined) {
-      throw new LimitError(`gpumem: unknown environment variable ${key}; accepted: ${ENV_LIMIT} or ${ENV_LIMIT}_<GPU index 0-${MAX_GPU_INDEX}>`);
-    }
-    req.perGpu.set(i, parseLimit(what, value, parseSize));
+/** Keys and values both read in C, by the very function the interposer runs on its own environment. */
+function fromEnv(env: Record<string, string>): LimitRequest | undefined {
+  let found;
+  try {
+    found = envLimits(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  } catch (e) {
+    throw limitError(e);
   }
-  return req;
+  if (!found.found) return undefined;
+  return { source: 'env', ...(found.all ? { all: found.all } : {}), perGpu: found.perGpu };
 }
 
 /** The container's request, or undefined when it asks for no limit. Throws LimitError on bad input. */
-export function limitRequest(
-  annotations: Record<string, string>,
-  env: Record<string, string>,
-  parseSize: SizeParser,
-): LimitRequest | undefined {
-  return fromAnnotations(annotations, parseSize) ?? fromEnv(env, parseSize);
+export function limitRequest(annotations: Record<string, string>, env: Record<string, string>): LimitRequest | undefined {
+  return fromAnnotations(annotations) ?? fromEnv(env);
 }
 
 /** `KEY=value` strings of an OCI process env as a record (the last one wins, as in execve's users). */

@@ -1,9 +1,10 @@
 /**
- * The one place TypeScript reaches C: libgpumem-host.so, which defines the size grammar, the
- * interposer's config file and the accounting region (native/include/gpumem_host.h).
+ * The one place TypeScript reaches C: libgpumem-host.so, which defines the size and limit
+ * grammar, the interposer's config file and the accounting region (native/include/gpumem_host.h).
  * Kept behind this module so the FFI library could be swapped.
  */
 import ffi from '@2060.io/ffi-napi';
+import ref from '@2060.io/ref-napi';
 import { hostLibraryPath } from '../paths.js';
 
 /** Most GPUs a config or region describes (GPUMEM_MAX_GPUS in C). */
@@ -12,6 +13,9 @@ const ERR_LEN = 512;
 
 type Host = {
   gpumem_parse_size: (text: string, out: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_parse_limit: (what: string, text: string, limit: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_env_limits: (env: Buffer, n: number, limits: Buffer, found: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_percent_bytes: (what: string, limit: Buffer, gpu: number, total: string, bytes: Buffer, err: Buffer, errlen: number) => number;
   gpumem_gpu_list: (totals: Buffer, uuids: Buffer, n: number, count: Buffer, err: Buffer, errlen: number) => number;
   gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
@@ -29,6 +33,9 @@ function lib(): Host {
     // uint64 values travel in Buffers: ffi's uint64 would round past 2^53.
     host = ffi.Library(path, {
       gpumem_parse_size: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_parse_limit: ['int', ['string', 'string', 'pointer', 'pointer', 'int']],
+      gpumem_env_limits: ['int', ['pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
+      gpumem_percent_bytes: ['int', ['string', 'pointer', 'int', 'uint64', 'pointer', 'pointer', 'int']],
       gpumem_gpu_list: ['int', ['pointer', 'pointer', 'int', 'pointer', 'pointer', 'int']],
       gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
@@ -59,6 +66,65 @@ export function parseSize(text: string): number {
   const out = Buffer.alloc(8);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_parse_size(text, out, err, ERR_LEN), err);
+  return Number(out.readBigUInt64LE());
+}
+
+/**
+ * A limit as the C grammar read it: a size in bytes, or a percent of the GPU's physical memory,
+ * exactly num/den percent (`percent` is the same as a number, for logs and messages).
+ */
+export type Limit = { bytes: number } | { percent: number; num: bigint; den: bigint };
+
+/** uint64_t words per limit in C (GPUMEM_LIMIT_WORDS): bytes, percent numerator, denominator. */
+const LIMIT_WORDS = 3;
+
+function limitAt(buf: Buffer, entry: number): Limit | undefined {
+  const at = 8 * LIMIT_WORDS * entry;
+  const bytes = buf.readBigUInt64LE(at);
+  const num = buf.readBigUInt64LE(at + 8);
+  const den = buf.readBigUInt64LE(at + 16);
+  if (bytes > 0n) return { bytes: Number(bytes) };
+  if (num > 0n && den > 0n) return { percent: Number(num) / Number(den), num, den };
+  return undefined;
+}
+
+/** One limit value (a size or a percent); `what` names it in the message. Throws NativeError. */
+export function parseLimit(what: string, text: string): Limit {
+  const out = Buffer.alloc(8 * LIMIT_WORDS);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_parse_limit(what, text, out, err, ERR_LEN), err);
+  const limit = limitAt(out, 0);
+  if (!limit) throw new NativeError(`${what}: the C grammar returned no limit`);
+  return limit;
+}
+
+/** GPUMEM_LIMIT and GPUMEM_LIMIT_<i> of an environment, read in C; throws NativeError. */
+export function envLimits(env: readonly string[]): { found: boolean; all?: Limit; perGpu: Map<number, Limit> } {
+  // A char *[] for C: each string its own NUL-terminated buffer, kept alive by the array.
+  const array = Buffer.alloc(8 * Math.max(1, env.length));
+  env.forEach((kv, i) => ref.writePointer(array, 8 * i, ref.allocCString(kv)));
+  const limits = Buffer.alloc(8 * LIMIT_WORDS * (MAX_GPUS + 1));
+  const found = Buffer.alloc(4);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_env_limits(array, env.length, limits, found, err, ERR_LEN), err);
+  const perGpu = new Map<number, Limit>();
+  for (let i = 0; i < MAX_GPUS; i++) {
+    const l = limitAt(limits, i);
+    if (l) perGpu.set(i, l);
+  }
+  const all = limitAt(limits, MAX_GPUS);
+  return { found: found.readInt32LE() === 1, ...(all ? { all } : {}), perGpu };
+}
+
+/** floor(gpuBytes * percent / 100), exact, computed in C; throws NativeError when it is 0 bytes. */
+export function percentBytes(what: string, limit: { num: bigint; den: bigint }, gpu: number, gpuBytes: number): number {
+  const words = Buffer.alloc(8 * LIMIT_WORDS);
+  words.writeBigUInt64LE(limit.num, 8);
+  words.writeBigUInt64LE(limit.den, 16);
+  const out = Buffer.alloc(8);
+  const err = Buffer.alloc(ERR_LEN);
+  // The size as a decimal string: ffi passes it to C's uint64_t exactly.
+  check(lib().gpumem_percent_bytes(what, words, gpu, BigInt(gpuBytes).toString(), out, err, ERR_LEN), err);
   return Number(out.readBigUInt64LE());
 }
 

@@ -1,5 +1,5 @@
 /** prestart: compute the container's budget and write the interposer's config (the shim made the accounting region). */
-import { writeConfig, parseSize } from '../ffi/native.js';
+import { writeConfig } from '../ffi/native.js';
 import { envRecord, limitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { containerGpuSizes } from '../gpu/sizes.js';
@@ -13,7 +13,7 @@ export function prestart(state: OciState): void {
   try {
     const spec = loadSpec(state.bundle);
     const env = envRecord(spec.process?.env);
-    const request = limitRequest(state.annotations ?? spec.annotations ?? {}, env, parseSize);
+    const request = limitRequest(state.annotations ?? spec.annotations ?? {}, env);
     if (!request) throw new Error('gpumem-hook: the container asks for no limit, but the shim prepared it for one');
     const config = resolveBudget(request, containerGpuSizes(env));
     writeConfig(dir.configFile, config);

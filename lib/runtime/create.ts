@@ -1,5 +1,5 @@
 /** `gpumem-runtime create`: decide whether a container gets a budget, and if so prepare its bundle before runc runs. */
-import { createAccounting, parseSize } from '../ffi/native.js';
+import { createAccounting } from '../ffi/native.js';
 import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { containerGpuSizes } from '../gpu/sizes.js';
@@ -14,7 +14,7 @@ export type CreateDecision = { action: 'pass'; reason: string } | { action: 'lim
 /** The pure decision: which containers gpumem touches. Throws LimitError on bad input. */
 export function decide(spec: Spec): CreateDecision {
   const env = envRecord(spec.process?.env);
-  const request = limitRequest(spec.annotations ?? {}, env, parseSize);
+  const request = limitRequest(spec.annotations ?? {}, env);
   if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable' };
   // Validate now, so bad input fails `docker run` before anything is created; the hook resolves for real.
   resolveBudget(request, containerGpuSizes(env));

@@ -35,7 +35,11 @@ struct allocation {
   CUdeviceptr ptr;
   uint64_t size;
   CUdevice dev;
+  int managed; /* NVML's per-process figure leaves managed memory out, as the real one does */
 };
+static uint64_t managed_used[MAX_DEVICES];
+static uint64_t peak[MAX_DEVICES]; /* the most this process's fake device ever held */
+#define NOTE_PEAK(dev) (used[dev] > peak[dev] ? (void)(peak[dev] = used[dev]) : (void)0)
 static struct allocation *allocs;
 static size_t nallocs, allocs_cap;
 
@@ -131,7 +135,7 @@ CUresult cuCtxGetDevice(CUdevice *dev)
   return CUDA_SUCCESS;
 }
 
-static CUresult allocate(CUdeviceptr *dptr, uint64_t bytes)
+static CUresult allocate_kind(CUdeviceptr *dptr, uint64_t bytes, int managed)
 {
   if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
   if (!current) return CUDA_ERROR_INVALID_CONTEXT;
@@ -155,13 +159,17 @@ static CUresult allocate(CUdeviceptr *dptr, uint64_t bytes)
     CUdeviceptr p = ADDRESS_BASE + (uint64_t)dev * ADDRESS_SPAN + next_offset[dev];
     next_offset[dev] += rounded;
     used[dev] += rounded;
+    NOTE_PEAK(dev);
     fake_shared_note(dev, used[dev]); /* storm test: cross-process peak */
-    allocs[nallocs++] = (struct allocation){p, rounded, dev};
+    allocs[nallocs++] = (struct allocation){p, rounded, dev, managed};
+    if (managed) managed_used[dev] += rounded;
     *dptr = p;
   }
   pthread_mutex_unlock(&lock);
   return rc;
 }
+
+static CUresult allocate(CUdeviceptr *dptr, uint64_t bytes) { return allocate_kind(dptr, bytes, 0); }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize) { return allocate(dptr, bytesize); }
 
@@ -183,6 +191,7 @@ CUresult cuMemFree_v2(CUdeviceptr dptr)
   for (size_t i = nallocs; i-- > 0;) {
     if (allocs[i].ptr == dptr) {
       used[allocs[i].dev] -= allocs[i].size;
+      if (allocs[i].managed) managed_used[allocs[i].dev] -= allocs[i].size;
       fake_shared_note(allocs[i].dev, used[allocs[i].dev]);
       allocs[i] = allocs[--nallocs];
       rc = CUDA_SUCCESS;
@@ -212,6 +221,11 @@ CUresult fake_current_device(CUdevice *dev) { return cuCtxGetDevice(dev); }
 
 CUresult fake_allocate(CUdeviceptr *dptr, uint64_t bytes) { return allocate(dptr, bytes); }
 
+CUresult fake_allocate_managed(CUdeviceptr *dptr, uint64_t bytes)
+{
+  return allocate_kind(dptr, bytes, 1);
+}
+
 CUresult fake_charge(CUdevice dev, uint64_t bytes)
 {
   CUresult rc = check_device(dev);
@@ -219,7 +233,7 @@ CUresult fake_charge(CUdevice dev, uint64_t bytes)
   pthread_mutex_lock(&lock);
   if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
   else used[dev] += bytes;
-  if (!rc) fake_shared_note(dev, used[dev]);
+  if (!rc) NOTE_PEAK(dev), fake_shared_note(dev, used[dev]);
   pthread_mutex_unlock(&lock);
   return rc;
 }
@@ -311,6 +325,16 @@ static const struct {
   {"cuArrayGetMemoryRequirements", 11060, (void *)cuArrayGetMemoryRequirements},
   {"cuMipmappedArrayGetMemoryRequirements", 11060, (void *)cuMipmappedArrayGetMemoryRequirements},
   /* end pitch, managed, VMM, arrays */
+  /* code, launches, limits (fake_cuda_code.c) */
+  {"cuModuleLoadData", 2000, (void *)cuModuleLoadData},
+  {"cuModuleUnload", 2000, (void *)cuModuleUnload},
+  {"cuModuleGetFunction", 2000, (void *)cuModuleGetFunction},
+  {"cuFuncGetAttribute", 2020, (void *)cuFuncGetAttribute},
+  {"cuLaunchKernel", 4000, (void *)cuLaunchKernel},
+  {"cuLaunchKernelEx", 11060, (void *)cuLaunchKernelEx},
+  {"cuCtxSetLimit", 3010, (void *)cuCtxSetLimit},
+  {"cuCtxGetLimit", 3010, (void *)cuCtxGetLimit},
+  /* end code, launches, limits */
   {"cuGetProcAddress", 11030, (void *)cuGetProcAddress},
   {"cuGetProcAddress", 12000, (void *)cuGetProcAddress_v2},
 };
@@ -360,5 +384,31 @@ __attribute__((visibility("default"))) int fake_cuda_memory(int dev, uint64_t *t
   *in_use = used[dev];
   pthread_mutex_unlock(&lock);
   return 0;
+}
+/* For the fake NVML's process list: what this process holds on dev as NVML counts it (managed
+ * memory left out), or -1 before cuInit. */
+__attribute__((visibility("default"))) int fake_cuda_process_memory(int dev, uint64_t *bytes)
+{
+  if (check_device(dev)) return -1;
+  pthread_mutex_lock(&lock);
+  *bytes = used[dev] - managed_used[dev];
+  pthread_mutex_unlock(&lock);
+  return 0;
+}
+/* For the driver-taken tests: the most this process's fake device dev ever held. */
+__attribute__((visibility("default"))) uint64_t fake_cuda_peak(int dev)
+{
+  if (check_device(dev)) return 0;
+  pthread_mutex_lock(&lock);
+  uint64_t p = peak[dev];
+  pthread_mutex_unlock(&lock);
+  return p;
+}
+
+/* The driver taking memory on its own, outside any call gpumem sees (as a real one does for
+ * code and bookkeeping); 0 or CUDA_ERROR_OUT_OF_MEMORY. */
+__attribute__((visibility("default"))) CUresult fake_cuda_take(int dev, uint64_t bytes)
+{
+  return fake_charge(dev, bytes);
 }
 /* ---- end contexts and NVML ---- */

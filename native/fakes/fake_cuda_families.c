@@ -37,6 +37,9 @@ CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev)
   if (!pi) return CUDA_ERROR_INVALID_VALUE;
   switch (attrib) {
   case CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT: *pi = PITCH_ALIGNMENT; return CUDA_SUCCESS;
+  /* 4 SMs x 256 threads: 1 MiB of local memory per KiB of per-thread stack (fake_cuda_code.c) */
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *pi = 4; return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: *pi = 256; return CUDA_SUCCESS;
   case CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED:
     *pi = deferred_supported();
     return CUDA_SUCCESS;
@@ -71,7 +74,7 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
   CUresult rc = fake_current_device(&dev);
   if (rc) return rc;
   if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
-  return fake_allocate(dptr, bytesize);
+  return fake_allocate_managed(dptr, bytesize);
 }
 
 /* ---- VMM: handles of physical memory, on a device or on the host ---- */

@@ -11,6 +11,7 @@
 FAKE_HIDDEN CUresult fake_current_device(CUdevice *dev);      /* the driver's checks, then the device */
 FAKE_HIDDEN CUresult fake_check_device(CUdevice dev);         /* initialized and in range */
 FAKE_HIDDEN CUresult fake_allocate(CUdeviceptr *dptr, uint64_t bytes); /* as cuMemAlloc_v2 */
+FAKE_HIDDEN CUresult fake_allocate_managed(CUdeviceptr *dptr, uint64_t bytes);
 FAKE_HIDDEN CUresult fake_charge(CUdevice dev, uint64_t bytes);   /* device memory, no address */
 FAKE_HIDDEN void fake_uncharge(CUdevice dev, uint64_t bytes);
 

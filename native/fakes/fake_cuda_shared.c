@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,12 +53,27 @@ static void recompute(struct fake_shared *s)
   }
 }
 
+/* Exited and not yet reaped: a zombie holds no device memory (the driver freed it at exit). */
+static int zombie(pid_t pid)
+{
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 /* A killed process's memory is gone with it, as a real driver frees it at exit. */
 static void drop_dead(struct fake_shared *s)
 {
   for (int i = 0; i < FAKE_SHARED_SLOTS; i++) {
     int32_t pid = s->slots[i].pid;
-    if (pid <= 0 || pid == my_pid || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (pid <= 0 || pid == my_pid || ((kill(pid, 0) == 0 || errno != ESRCH) && !zombie(pid)))
+      continue;
     for (int d = 0; d < FAKE_SHARED_DEVICES; d++) {
       s->total[d] -= s->slots[i].used[d];
       s->slots[i].used[d] = 0;

@@ -5,7 +5,11 @@
  * FAKE_CUDA_DEVICE_MEM / FAKE_CUDA_DEVICE_COUNT: as the fake driver.
  * FAKE_NVML_NOISE: a size; every memory reading sees that much more taken than the last one did,
  *   as if another process were allocating all the time (disturbs the context measurement).
- * FAKE_NVML_HIDE_PIDS=1: the process list is empty, as in a container with its own pid namespace. */
+ * FAKE_NVML_HIDE_PIDS=1: the process list is empty, as inside a container before driver 535.
+ * FAKE_NVML_HOST_PIDS=1: the process is listed under another pid (its host pid, as a driver
+ *   before 535 lists it inside a container), so it cannot find itself.
+ * Otherwise a process with the fake driver initialized is listed under the pid it sees itself
+ * as, with what it holds (managed memory left out), as drivers from 565 do inside containers. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -180,16 +184,28 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
   return NVML_SUCCESS;
 }
 
+typedef int (*fake_cuda_process_memory_fn)(int dev, uint64_t *bytes);
+
+/* This process's figure from the fake driver: 0 listed, -1 not (driver not loaded/initialized). */
+static int process_memory(unsigned int i, uint64_t *bytes)
+{
+  void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return -1;
+  fake_cuda_process_memory_fn f = (fake_cuda_process_memory_fn)dlsym(h, "fake_cuda_process_memory");
+  int rc = f ? f((int)i, bytes) : -1;
+  dlclose(h);
+  return rc;
+}
+
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                      nvmlProcessInfo_t *infos)
 {
   nvmlReturn_t rc = check(device);
   if (rc) return rc;
   if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
-  uint64_t total, used;
-  device_memory(device->index, &total, &used);
-  const char *hide = getenv("FAKE_NVML_HIDE_PIDS");
-  unsigned int n = used > 0 && !(hide && *hide == '1') ? 1 : 0;
+  uint64_t used = 0;
+  const char *hide = getenv("FAKE_NVML_HIDE_PIDS"), *host = getenv("FAKE_NVML_HOST_PIDS");
+  unsigned int n = process_memory(device->index, &used) == 0 && !(hide && *hide == '1') ? 1 : 0;
   if (*infoCount < n) {
     *infoCount = n;
     return NVML_ERROR_INSUFFICIENT_SIZE;
@@ -197,7 +213,8 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
   *infoCount = n;
   if (n) {
     if (!infos) return NVML_ERROR_INVALID_ARGUMENT;
-    infos[0] = (nvmlProcessInfo_t){(unsigned int)getpid(), used, ~0u, ~0u};
+    unsigned int pid = (unsigned int)getpid() + (host && *host == '1' ? 1000000u : 0u);
+    infos[0] = (nvmlProcessInfo_t){pid, used, ~0u, ~0u};
   }
   return NVML_SUCCESS;
 }

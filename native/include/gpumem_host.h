@@ -57,6 +57,39 @@ int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n, int
  * 2^63 bytes give -1 with a message naming the accepted forms. */
 int gpumem_parse_size(const char *text, uint64_t *bytes, char *err, int errlen);
 
+/* Limits (gpumem.io/limit*, GPUMEM_LIMIT*): one grammar, defined here for the host code and the
+ * interposer alike. A limit travels as GPUMEM_LIMIT_WORDS uint64_t:
+ *   [0] bytes: a size, > 0 (0 for a percent)
+ *   [1] percent_num, [2] percent_den: a percent, exactly [1] / [2] percent, in (0, 100], [2] a
+ *       power of ten up to 10^17 (both 0 for a size)
+ * all three 0: not set.
+ * A value is a size as gpumem_parse_size reads it, or N% / N.N% (at most 17 decimals, trailing
+ * zeros aside) in (0, 100]; empty, or with whitespace before or after it, is refused. */
+#define GPUMEM_LIMIT_WORDS 3
+
+/* Parses one value; what names it in the message (e.g. "annotation gpumem.io/limit"), which reads
+ * `<what>="<text>" is not a valid limit; use a size like 512m, ... or a percent of the GPU like 50%`
+ * (or "is empty", "has spaces around the value", "is out of range; a percent must be above 0 and
+ * at most 100"). Fills limit[0..2]. */
+int gpumem_parse_limit(const char *what, const char *text, uint64_t *limit, char *err, int errlen);
+
+/* Reads the limit variables of an environment: env holds n "KEY=value" strings (n < 0: up to a
+ * NULL entry, like environ). GPUMEM_LIMIT and GPUMEM_LIMIT_<i> (i = 0..63 in decimal, no leading
+ * zero); the last of a repeated key wins. Any other variable whose name starts with GPUMEM_LIMIT
+ * (GPUMEM_LIMIT_X, GPUMEM_LIMITS, GPUMEM_LIMIT_64, GPUMEM_LIMIT_01) is refused naming it; other
+ * variables are not looked at. limits holds (64 + 1) * GPUMEM_LIMIT_WORDS uint64_t: GPU i's limit
+ * at i * GPUMEM_LIMIT_WORDS, GPUMEM_LIMIT's at 64 * GPUMEM_LIMIT_WORDS. *found = 1 when any limit
+ * variable is present, else 0. Messages start with "environment variable <KEY>" or
+ * "unknown environment variable <KEY>". */
+int gpumem_env_limits(const char *const *env, int n, uint64_t *limits, int *found, char *err,
+                      int errlen);
+
+/* A percent limit (limit[0..2] as above) on a GPU of gpu_total bytes: *bytes =
+ * floor(gpu_total * percent / 100), exactly. A result of 0 bytes is refused (-1):
+ * `<what>="<p>%" resolves to 0 bytes on GPU <gpu> (of <total> bytes); use ...`. */
+int gpumem_percent_bytes(const char *what, const uint64_t *limit, int gpu, uint64_t gpu_total,
+                         uint64_t *bytes, char *err, int errlen);
+
 #ifdef __cplusplus
 }
 #endif

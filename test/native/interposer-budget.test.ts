@@ -36,7 +36,7 @@ for (const name of programs) {
     const r = runProgram(name, ['--block', '4m'], envFor({ extra: { GPUMEM_LIMIT: '12parsecs' } }));
     t.equal(
       r.stderr,
-      'gpumem: GPUMEM_LIMIT="12parsecs" is not a size; use a number with an optional unit b, k, m, g, t or p (e.g. 512m, 8g, 8GiB)\n',
+      'gpumem: environment variable GPUMEM_LIMIT="12parsecs" is not a valid limit; use a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%\n',
     );
     t.equal(r.json?.allocated, 0);
     t.equal(r.json?.error, 'CUDA_ERROR_OUT_OF_MEMORY');

@@ -2,7 +2,6 @@ import t from 'tap';
 import { visibleGpuSizes } from '../../lib/gpu/visible.js';
 import { resolveBudget } from '../../lib/budget/resolve.js';
 import { limitRequest } from '../../lib/budget/request.js';
-import { parseSize } from '../../lib/ffi/native.js';
 
 const GiB = 2 ** 30;
 const host = [
@@ -28,8 +27,8 @@ t.test('sizes are unknown for MIG devices, unknown GPUs, or no NVIDIA_VISIBLE_DE
 });
 
 t.test('a 50% limit on --gpus device=2,1 gives each GPU half of its own memory', async (t) => {
-  const req = limitRequest({ 'gpumem.io/limit': '50%' }, {}, parseSize)!;
+  const req = limitRequest({ 'gpumem.io/limit': '50%' }, {})!;
   t.same(resolveBudget(req, visibleGpuSizes('2,1', host)).perGpu, new Map([[0, 70.5 * GiB], [1, 20 * GiB]]));
-  const big = limitRequest({ 'gpumem.io/limit': '60g' }, {}, parseSize)!;
+  const big = limitRequest({ 'gpumem.io/limit': '60g' }, {})!;
   t.throws(() => resolveBudget(big, visibleGpuSizes('all', host)), { message: /more than the GPU's/ }, '60g is more than the 40 GiB GPU');
 });

@@ -241,4 +241,22 @@ typedef CUresult (*cuDeviceGetGraphMemAttribute_fn)(CUdevice device, CUgraphMem_
 typedef CUresult (*cuDeviceGraphMemTrim_fn)(CUdevice device);
 /* ---- end stream-ordered ---- */
 
+/* ---- driver-taken memory: code, local memory, limits (values and layouts as in cuda.h) ---- */
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUlib_st *CUlibrary;
+typedef struct CUkern_st *CUkernel;
+typedef int CUjit_option;
+typedef int CUlibraryOption;
+typedef int CUfunction_attribute;
+typedef int CUlimit;
+#define CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES 3
+#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
+#define CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR 39
+#define CU_LIMIT_STACK_SIZE 0
+#define CU_LIMIT_PRINTF_FIFO_SIZE 1
+#define CU_LIMIT_MALLOC_HEAP_SIZE 2
+typedef struct CUlaunchConfig_st CUlaunchConfig; /* only passed through */
+/* ---- end driver-taken memory ---- */
+
 #endif

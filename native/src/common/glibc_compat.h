@@ -23,6 +23,10 @@ __asm__(".symver pthread_mutex_init,pthread_mutex_init@GLIBC_2.2.5");
 __asm__(".symver pthread_mutex_lock,pthread_mutex_lock@GLIBC_2.2.5");
 __asm__(".symver pthread_mutex_unlock,pthread_mutex_unlock@GLIBC_2.2.5");
 __asm__(".symver pthread_once,pthread_once@GLIBC_2.2.5");
+/* the reconcile thread (reconcile.c) */
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.2.5");
+__asm__(".symver pthread_join,pthread_join@GLIBC_2.2.5");
+__asm__(".symver pthread_sigmask,pthread_sigmask@GLIBC_2.2.5");
 #endif
 
 #endif

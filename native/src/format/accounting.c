@@ -22,37 +22,50 @@ static void set_err(char *err, int errlen, const char *fmt, const char *a, const
 
 /* ---- liveness ---------------------------------------------------------------------------- */
 
-uint64_t gpumem_process_start_time(pid_t pid)
+/* Fields 3 (state) and 22 (start time) of /proc/<pid>/stat; -1 if it cannot be read. */
+static int read_stat(pid_t pid, char *state, uint64_t *start)
 {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return -1;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return -1;
   buf[n] = '\0';
   /* comm (field 2) may hold spaces and ')': fields are counted from the last ')'. */
   char *p = strrchr(buf, ')');
-  if (!p) return 0;
+  if (!p || p[1] != ' ') return -1;
+  *state = p[2];
   for (int field = 2; field < 22; field++) {
     p = strchr(p + 1, ' ');
-    if (!p) return 0;
+    if (!p) return -1;
   }
   uint64_t v = 0;
   for (p++; *p >= '0' && *p <= '9'; p++) v = v * 10 + (uint64_t)(*p - '0');
-  return v;
+  *start = v;
+  return 0;
 }
 
+uint64_t gpumem_process_start_time(pid_t pid)
+{
+  char state;
+  uint64_t start;
+  return read_stat(pid, &state, &start) ? 0 : start;
+}
+
+/* Dead: gone, a different process under a reused pid, or a zombie (exited, not yet reaped by
+ * a parent that may never reap it: kill(pid, 0) still succeeds, but the driver freed its
+ * memory when it exited). */
 static int slot_is_dead(const struct gpumem_slot *s)
 {
   if (s->pid <= 0) return 0;
   if (kill(s->pid, 0) != 0 && errno == ESRCH) return 1; /* EPERM: alive, another uid */
-  if (s->start_time) {
-    uint64_t now = gpumem_process_start_time(s->pid);
-    if (now && now != s->start_time) return 1; /* the pid was reused */
-  }
-  return 0;
+  char state;
+  uint64_t start;
+  if (read_stat(s->pid, &state, &start)) return 0; /* no /proc view: trust kill() */
+  if (state == 'Z' || state == 'X') return 1;
+  return s->start_time && start != s->start_time; /* the pid was reused */
 }
 
 /* ---- locking ----------------------------------------------------------------------------- */
@@ -87,7 +100,9 @@ static void clear_slot(struct gpumem_region *r, struct gpumem_slot *s)
     uint64_t u = s->used[g];
     r->used[g] = r->used[g] >= u ? r->used[g] - u : 0;
     s->used[g] = 0;
+    s->driver[g] = 0;
   }
+  s->flags = 0;
   s->start_time = 0;
   s->pid = 0;
 }
@@ -176,6 +191,49 @@ void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint6
   s->used[dev] = s->used[dev] >= bytes ? s->used[dev] - bytes : 0;
   r->used[dev] = r->used[dev] >= bytes ? r->used[dev] - bytes : 0;
   unlock_region(r);
+}
+
+int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                                 uint64_t budget)
+{
+  if (slot < 0 || slot >= GPUMEM_MAX_SLOTS || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  if (lock_region(r)) return -1;
+  struct gpumem_slot *s = &r->slots[slot];
+  uint64_t old = s->driver[dev] <= s->used[dev] ? s->driver[dev] : s->used[dev];
+  int rc = 0;
+  if (bytes > old) {
+    uint64_t grow = bytes - old;
+    if (budget && !fits(r, dev, grow, budget)) rc = -1;
+    else {
+      s->used[dev] += grow;
+      r->used[dev] += grow;
+    }
+  } else {
+    uint64_t shrink = old - bytes;
+    s->used[dev] -= shrink;
+    r->used[dev] = r->used[dev] >= shrink ? r->used[dev] - shrink : 0;
+  }
+  if (!rc) s->driver[dev] = bytes;
+  unlock_region(r);
+  return rc;
+}
+
+void gpumem_accounting_slot_charge(struct gpumem_region *r, int slot, int dev, uint64_t *used,
+                                   uint64_t *driver)
+{
+  *used = *driver = 0;
+  if (slot < 0 || slot >= GPUMEM_MAX_SLOTS || dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
+  if (lock_region(r)) return;
+  *used = r->slots[slot].used[dev];
+  *driver = r->slots[slot].driver[dev] <= *used ? r->slots[slot].driver[dev] : *used;
+  unlock_region(r);
+}
+
+void gpumem_accounting_slot_flag(struct gpumem_region *r, int slot, uint32_t flag, int on)
+{
+  if (slot < 0 || slot >= GPUMEM_MAX_SLOTS) return;
+  if (on) __atomic_fetch_or(&r->slots[slot].flags, flag, __ATOMIC_RELAXED);
+  else __atomic_fetch_and(&r->slots[slot].flags, ~flag, __ATOMIC_RELAXED);
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
@@ -353,11 +411,10 @@ int gpumem_accounting_bump_generation(const char *path, char *err, int errlen)
   return rc;
 }
 
-int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,
-                                 char *err, int errlen)
+int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, int errlen)
 {
-  if (!path || n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !used_per_gpu)) {
-    set_err(err, errlen, "invalid arguments (n must be 0..64)%s%s", "", "");
+  if (!path || !u) {
+    set_err(err, errlen, "invalid arguments%s%s", "", "");
     return -1;
   }
   int fd = open_host_region(path, O_RDONLY, err, errlen);
@@ -391,11 +448,40 @@ int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n
     set_err(err, errlen, "%s: %s", path, why);
     return -1;
   }
-  int occupied = 0;
-  for (int i = 0; i < GPUMEM_MAX_SLOTS; i++)
-    if (r->slots[i].pid > 0) occupied++;
-  for (int g = 0; g < n; g++) used_per_gpu[g] = r->used[g];
-  if (slots_used) *slots_used = occupied;
+  memset(u, 0, sizeof *u);
+  for (int g = 0; g < GPUMEM_MAX_GPUS; g++) u->used[g] = r->used[g];
+  for (int i = 0; i < GPUMEM_MAX_SLOTS; i++) {
+    const struct gpumem_slot *s = &r->slots[i];
+    if (s->pid <= 0) continue;
+    u->slots_used++;
+    if (s->flags & GPUMEM_SLOT_DRIVER_UNSEEN) u->driver_unseen++;
+    /* The container writes these: a sum that wraps is capped rather than trusted. */
+    for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
+      uint64_t d = s->driver[g] <= s->used[g] ? s->driver[g] : s->used[g];
+      u->driver[g] = u->driver[g] > UINT64_MAX - d ? UINT64_MAX : u->driver[g] + d;
+    }
+  }
   free(buf);
   return 0;
+}
+
+int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,
+                                 char *err, int errlen)
+{
+  if (!path || n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !used_per_gpu)) {
+    set_err(err, errlen, "invalid arguments (n must be 0..64)%s%s", "", "");
+    return -1;
+  }
+  struct gpumem_usage *u = malloc(sizeof *u);
+  if (!u) {
+    set_err(err, errlen, "out of memory%s%s", "", "");
+    return -1;
+  }
+  int rc = gpumem_accounting_read(path, u, err, errlen);
+  if (!rc) {
+    for (int g = 0; g < n; g++) used_per_gpu[g] = u->used[g];
+    if (slots_used) *slots_used = u->slots_used;
+  }
+  free(u);
+  return rc;
 }

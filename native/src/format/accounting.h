@@ -9,15 +9,20 @@
 #include "config.h"
 
 #define GPUMEM_ACCOUNTING_MAGIC "gpumemA\n"
-#define GPUMEM_ACCOUNTING_VERSION 2 /* 2: generation counter, context estimates */
+#define GPUMEM_ACCOUNTING_VERSION 3 /* 2: generation, context estimates; 3: driver-taken memory */
 #define GPUMEM_MAX_SLOTS 1024
+
+/* Slot flags. */
+#define GPUMEM_SLOT_DRIVER_UNSEEN 1u /* NVML shows no per-process figure: driver-taken memory unseen */
 
 /* One process. Slots are the source of truth; the per-GPU totals are a cache of their sum. */
 struct gpumem_slot {
   int32_t pid;         /* 0 = free */
-  uint32_t reserved;
+  uint32_t flags;      /* GPUMEM_SLOT_* */
   uint64_t start_time; /* /proc/<pid>/stat field 22, to tell a reused pid apart; 0 = unknown */
-  uint64_t used[GPUMEM_MAX_GPUS];
+  uint64_t used[GPUMEM_MAX_GPUS];   /* everything charged, driver-taken memory included */
+  uint64_t driver[GPUMEM_MAX_GPUS]; /* of which memory the driver took without an allocation
+                                     * call (measured from NVML, plus what is held back for it) */
 };
 
 /* Fixed layout, mapped MAP_SHARED by every process; a file of exactly sizeof(struct). */
@@ -75,6 +80,19 @@ int gpumem_accounting_try_reserve(struct gpumem_region *r, int slot, int dev, ui
 /* Returns a charge taken by gpumem_accounting_reserve. */
 void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint64_t bytes);
 
+/* Sets the driver-taken part of a slot's charge on dev to bytes (used moves by the difference).
+ * Growing is refused (-1, nothing changed) when it would pass budget; budget 0 never refuses:
+ * memory the driver already took is charged whatever the budget says. */
+int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
+                                 uint64_t budget);
+
+/* A slot's charge on dev, and the driver-taken part of it; one consistent reading. */
+void gpumem_accounting_slot_charge(struct gpumem_region *r, int slot, int dev, uint64_t *used,
+                                   uint64_t *driver);
+
+/* Sets (on = 1) or clears flag bits of a slot. */
+void gpumem_accounting_slot_flag(struct gpumem_region *r, int slot, uint32_t flag, int on);
+
 /* Frees the slots of processes that no longer exist; returns how many. */
 int gpumem_accounting_reclaim(struct gpumem_region *r);
 
@@ -85,8 +103,19 @@ uint64_t gpumem_process_start_time(pid_t pid);
  * + 1, one pwrite; never maps the file). Validates the header first. 0 or -1 with err. */
 int gpumem_accounting_bump_generation(const char *path, char *err, int errlen);
 
+/* What the host reads of a region. */
+struct gpumem_usage {
+  uint64_t used[GPUMEM_MAX_GPUS];   /* recorded per-GPU totals */
+  uint64_t driver[GPUMEM_MAX_GPUS]; /* of which driver-taken, summed over the occupied slots */
+  int slots_used;                   /* occupied process slots */
+  int driver_unseen;                /* of which NVML gives no per-process figure for */
+};
+
 /* Host-side reader: copies the file (never maps it: a container could truncate it under us),
- * validates it, reports recorded per-GPU totals and occupied slots. 0 or -1 with err. */
+ * validates it and fills *u. 0 or -1 with err. */
+int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, int errlen);
+
+/* As gpumem_accounting_read, the first n per-GPU totals and the occupied slots only. */
 int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,
                                  char *err, int errlen);
 

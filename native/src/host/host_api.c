@@ -6,6 +6,7 @@
 
 #include "../format/accounting.h"
 #include "../format/config.h"
+#include "../format/limit.h"
 #include "../format/size.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -79,4 +80,44 @@ EXPORT int gpumem_parse_size(const char *text, uint64_t *bytes, char *err, int e
 {
   if (!bytes) return bad_args(err, errlen, "bytes is NULL");
   return gpumem_size_parse(text, bytes, err, errlen);
+}
+
+/* A limit crosses FFI as GPUMEM_LIMIT_WORDS plain words (gpumem_host.h), never as a struct. */
+static void limit_to_words(const struct gpumem_limit *l, uint64_t *w)
+{
+  w[0] = l->bytes;
+  w[1] = l->percent_num;
+  w[2] = l->percent_den;
+}
+
+EXPORT int gpumem_parse_limit(const char *what, const char *text, uint64_t *limit, char *err,
+                              int errlen)
+{
+  if (!limit) return bad_args(err, errlen, "limit is NULL");
+  struct gpumem_limit l;
+  int rc = gpumem_limit_parse(what, text, &l, err, errlen);
+  limit_to_words(&l, limit);
+  return rc;
+}
+
+EXPORT int gpumem_env_limits(const char *const *env, int n, uint64_t *limits, int *found,
+                             char *err, int errlen)
+{
+  if (!limits || !found || (n > 0 && !env)) return bad_args(err, errlen, "NULL array");
+  struct gpumem_env_limits e;
+  int rc = gpumem_limit_env(env, n, &e, err, errlen);
+  if (rc < 0) return -1;
+  for (int i = 0; i < GPUMEM_MAX_GPUS; i++)
+    limit_to_words(&e.per_gpu[i], limits + i * GPUMEM_LIMIT_WORDS);
+  limit_to_words(&e.all, limits + GPUMEM_MAX_GPUS * GPUMEM_LIMIT_WORDS);
+  *found = rc;
+  return 0;
+}
+
+EXPORT int gpumem_percent_bytes(const char *what, const uint64_t *limit, int gpu,
+                                uint64_t gpu_total, uint64_t *bytes, char *err, int errlen)
+{
+  if (!limit || !bytes) return bad_args(err, errlen, "NULL pointer");
+  struct gpumem_limit l = {limit[0], limit[1], limit[2]};
+  return gpumem_limit_percent_bytes(what, &l, gpu, gpu_total, bytes, err, errlen);
 }

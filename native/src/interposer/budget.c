@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,8 +28,9 @@ static struct gpumem_config cfg;
 static struct gpumem_region *region;
 static int slot = -1;
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t owner_pid; /* standalone: the process that created owned_dir removes it */
+static pid_t owner_pid; /* standalone: the process that created owned_dir */
 static char owned_dir[4096];
+static int private_tree; /* the state dir is a standalone tree's: its last process removes it */
 
 /* Live budget: the effective limit per device, re-read from the config file (read-only in a
  * container) only when the region's generation differs from the one last seen. */
@@ -45,7 +48,7 @@ static void apply_limits(const struct gpumem_config *c)
 }
 
 /* One line to stderr; write(2) rather than stdio so nothing is buffered or reentered. */
-static void say(const char *what)
+void budget_say(const char *what)
 {
   char line[768];
   int n = snprintf(line, sizeof line, "gpumem: %s\n", what);
@@ -54,60 +57,58 @@ static void say(const char *what)
   (void)ignored;
 }
 
+static void say(const char *what) { budget_say(what); }
+
+#include "env_limits.h"
+
 /* GPUMEM_LIMIT and GPUMEM_LIMIT_<i>: 1 = some found, 0 = none, -1 = invalid (reported). */
-static int limits_from_env(struct gpumem_config *c)
+static int limits_from_env(struct gpumem_config *c) { return env_limits_load(c); }
+
+/* Standalone: a private state dir that the whole process tree finds through the environment,
+ * marked so that the last process of the tree to leave it removes it. */
+#define PRIVATE_MARK "/standalone"
+
+static int have_limit_env(void)
 {
-  int found = 0;
-  for (char **e = environ; e && *e; e++) {
-    const char *s = *e;
-    if (strncmp(s, "GPUMEM_LIMIT", 12) != 0) continue;
-    const char *eq = strchr(s, '=');
-    if (!eq || eq[1] == '\0') continue; /* empty means unset */
-    int dev = -1;
-    if (eq != s + 12) {
-      if (s[12] != '_' || eq == s + 13) continue;
-      dev = 0;
-      for (const char *p = s + 13; p < eq; p++) {
-        if (*p < '0' || *p > '9' || dev >= GPUMEM_MAX_GPUS) { dev = -2; break; }
-        dev = dev * 10 + (*p - '0');
-      }
-      if (dev < 0 || dev >= GPUMEM_MAX_GPUS) continue; /* not ours, e.g. GPUMEM_LIMIT_X */
-    }
-    uint64_t bytes;
-    if (gpumem_size_parse(eq + 1, &bytes, NULL, 0)) {
-      char msg[600];
-      snprintf(msg, sizeof msg, "%.*s=\"%.200s\" is not a size; " GPUMEM_SIZE_HELP,
-               (int)(eq - s), s, eq + 1);
-      say(msg);
-      return -1;
-    }
-    if (dev < 0) c->limit_all = bytes;
-    else c->limit_per_gpu[dev] = bytes;
-    found = 1;
-  }
-  return found;
+  for (char **e = environ; e && *e; e++)
+    if (strncmp(*e, "GPUMEM_LIMIT", 12) == 0) return 1;
+  return 0;
 }
 
-/* Standalone: a private state dir that the whole process tree finds through the environment. */
+static int host_configured(void)
+{
+  return access(DEFAULT_STATE_DIR "/config/gpumem.conf", F_OK) == 0 || errno != ENOENT;
+}
+
 static int make_private_dir(char *err, int errlen)
 {
   const char *tmp = getenv("TMPDIR");
   if (!tmp || !*tmp) tmp = "/tmp";
-  char dir[4096], sub[4200];
+  char dir[4096], mark[4200];
   snprintf(dir, sizeof dir, "%s/gpumem.XXXXXX", tmp);
   if (!mkdtemp(dir)) {
     snprintf(err, (size_t)errlen, "cannot create a state directory in %s: %s", tmp,
              strerror(errno));
     return -1;
   }
+  snprintf(mark, sizeof mark, "%s" PRIVATE_MARK, dir);
+  int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) close(fd);
   snprintf(owned_dir, sizeof owned_dir, "%s", dir);
   owner_pid = getpid();
-  snprintf(sub, sizeof sub, "%s/config", dir);
-  mkdir(sub, 0755);
-  snprintf(sub, sizeof sub, "%s/config/gpumem.conf", dir);
-  if (gpumem_config_store(sub, &cfg, err, errlen)) return -1;
   setenv("GPUMEM_STATE_DIR", dir, 1);
   return 0;
+}
+
+/* At load, before main: a process started with GPUMEM_LIMIT (and no host config) makes the
+ * private dir at once and exports it, so every process it starts, directly or through a shell
+ * that never touches CUDA, shares its one budget (README: "one budget per process tree"). */
+__attribute__((constructor)) static void standalone_tree(void)
+{
+  const char *dir = getenv("GPUMEM_STATE_DIR");
+  if ((dir && *dir) || !have_limit_env() || host_configured()) return;
+  char err[600];
+  if (make_private_dir(err, sizeof err)) say(err); /* init refuses allocations then */
 }
 
 static struct gpumem_region *open_region(const char *state, char *err, int errlen)
@@ -149,35 +150,44 @@ static void after_fork_child(void)
 static void init(void)
 {
   char err[600];
-  const char *dir = getenv("GPUMEM_STATE_DIR");
-  int have_dir = dir && *dir;
-  char state[4096], path[4200];
-  snprintf(state, sizeof state, "%s", have_dir ? dir : DEFAULT_STATE_DIR);
-  snprintf(path, sizeof path, "%s/config/gpumem.conf", state);
-  snprintf(config_path, sizeof config_path, "%s", path);
-  int rc = gpumem_config_load(path, &cfg, err, sizeof err);
+  char state[4096];
+  /* A container the host configured has its config here, read-only: then nothing the
+   * container controls (GPUMEM_STATE_DIR, GPUMEM_LIMIT) is consulted, so no variable an image
+   * or a process sets can point the interposer elsewhere or switch the limit off. */
+  snprintf(state, sizeof state, "%s", DEFAULT_STATE_DIR);
+  snprintf(config_path, sizeof config_path, "%s/config/gpumem.conf", state);
+  int rc = gpumem_config_load(config_path, &cfg, err, sizeof err);
+  if (rc == 1) { /* no host config: standalone, a state dir of the caller's choosing */
+    const char *dir = getenv("GPUMEM_STATE_DIR");
+    int have_dir = dir && *dir;
+    if (!have_dir && !have_limit_env()) { /* nothing asked for: pure pass-through */
+      mode = BUDGET_OFF;
+      return;
+    }
+    if (!have_dir && make_private_dir(err, sizeof err)) {
+      say(err);
+      mode = BUDGET_CLOSED;
+      return;
+    }
+    snprintf(state, sizeof state, "%s", have_dir ? dir : owned_dir);
+    snprintf(config_path, sizeof config_path, "%s/config/gpumem.conf", state);
+    rc = gpumem_config_load(config_path, &cfg, err, sizeof err);
+    if (rc == 1) { /* no config there either: the environment */
+      int env = limits_from_env(&cfg);
+      if (env <= 0) {
+        mode = env < 0 ? BUDGET_CLOSED : BUDGET_OFF;
+        return;
+      }
+      mkdir(state, 0755);
+    }
+    char mark[4200];
+    snprintf(mark, sizeof mark, "%s" PRIVATE_MARK, state);
+    private_tree = access(mark, F_OK) == 0;
+  }
   if (rc < 0) {
     say(err);
     mode = BUDGET_CLOSED;
     return;
-  }
-  if (rc == 1) { /* no host config: environment */
-    int env = limits_from_env(&cfg);
-    if (env <= 0) {
-      mode = env < 0 ? BUDGET_CLOSED : BUDGET_OFF;
-      return;
-    }
-    if (!have_dir) {
-      if (make_private_dir(err, sizeof err)) {
-        say(err);
-        mode = BUDGET_CLOSED;
-        return;
-      }
-      snprintf(state, sizeof state, "%s", owned_dir);
-      snprintf(config_path, sizeof config_path, "%s/config/gpumem.conf", owned_dir);
-    } else {
-      mkdir(state, 0755);
-    }
   }
   region = open_region(state, err, sizeof err);
   if (!region) {
@@ -297,26 +307,48 @@ void budget_note_context(int dev, uint64_t bytes)
     __atomic_store_n(&region->context_estimate[dev], bytes, __ATOMIC_RELAXED);
 }
 
-static void remove_owned_dir(void)
+/* A standalone tree's dir goes with the last of its processes that used it: each one leaving
+ * checks whether any other (living) process still holds a slot. */
+static void remove_private_dir(const char *dir)
 {
   static const char *const files[] = {"/config/gpumem.conf", "/shared/accounting", "/config",
-                                      "/shared", ""};
+                                      "/shared", PRIVATE_MARK, ""};
   char path[4200];
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    snprintf(path, sizeof path, "%s%s", owned_dir, files[i]);
-    if (remove(path) && errno != ENOENT) break;
+    snprintf(path, sizeof path, "%s%s", dir, files[i]);
+    if (remove(path) && errno != ENOENT && errno != ENOTDIR) break;
   }
+}
+
+static int others_hold_slots(const char *dir)
+{
+  char path[4200], err[200];
+  snprintf(path, sizeof path, "%s/shared/accounting", dir);
+  int missing;
+  struct gpumem_region *r = region ? region : gpumem_accounting_attach(path, &missing, err,
+                                                                        sizeof err);
+  if (!r) return 0;
+  gpumem_accounting_reclaim(r);
+  int live = 0;
+  for (int i = 0; i < GPUMEM_MAX_SLOTS; i++)
+    if (__atomic_load_n(&r->slots[i].pid, __ATOMIC_RELAXED) > 0) live++;
+  if (r != region) munmap(r, sizeof *r);
+  return live > 0;
 }
 
 /* A clean exit gives the process's charges back at once (the driver frees its memory anyway);
  * a killed process's charges are reclaimed by the next process that joins or runs short. */
 __attribute__((destructor)) static void at_exit(void)
 {
+  pthread_mutex_lock(&join_lock);
   if (region && slot >= 0) {
     gpumem_accounting_leave(region, slot);
     slot = -1;
   }
-  if (owner_pid && owner_pid == getpid()) remove_owned_dir();
+  pthread_mutex_unlock(&join_lock);
+  const char *dir = private_tree ? getenv("GPUMEM_STATE_DIR")
+                    : owner_pid == getpid() ? owned_dir : NULL;
+  if (dir && *dir && !others_hold_slots(dir)) remove_private_dir(dir);
 }
 
 /* pitch, managed, VMM, arrays: moves a charge from the bound reserved before a call to what the
@@ -336,4 +368,35 @@ void budget_charge_held(int dev, uint64_t bytes)
   if (s < 0 && (s = join()) < 0) return;
   if (dev < 0 || dev >= GPUMEM_MAX_GPUS || bytes == 0) return;
   gpumem_accounting_try_reserve(region, s, dev, bytes, 0, 0); /* budget 0: never refused */
+}
+
+int budget_set_driver(int dev, uint64_t bytes, int strict)
+{
+  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  if (slot < 0 && join() < 0) return -1;
+  /* join_lock: the exit handler gives the slot back under it, so a measurement from the
+   * reconcile thread can never land in a slot that is no longer ours. */
+  pthread_mutex_lock(&join_lock);
+  int rc = -1;
+  if (region && slot >= 0) {
+    uint64_t limit = strict ? __atomic_load_n(&limits[dev], __ATOMIC_RELAXED) : 0;
+    rc = gpumem_accounting_set_driver(region, slot, dev, bytes, limit);
+  }
+  pthread_mutex_unlock(&join_lock);
+  return rc;
+}
+
+void budget_own_charge(int dev, uint64_t *used, uint64_t *driver)
+{
+  *used = *driver = 0;
+  pthread_mutex_lock(&join_lock);
+  if (region && slot >= 0) gpumem_accounting_slot_charge(region, slot, dev, used, driver);
+  pthread_mutex_unlock(&join_lock);
+}
+
+void budget_mark_driver_unseen(void)
+{
+  pthread_mutex_lock(&join_lock);
+  if (region && slot >= 0) gpumem_accounting_slot_flag(region, slot, GPUMEM_SLOT_DRIVER_UNSEEN, 1);
+  pthread_mutex_unlock(&join_lock);
 }

@@ -34,4 +34,17 @@ int budget_adjust(int dev, uint64_t from, uint64_t to);
 /* stream-ordered: charges bytes the driver already holds, past the budget if need be. */
 void budget_charge_held(int dev, uint64_t bytes);
 
+/* Driver-taken memory (reconcile.c): sets this process's driver-taken charge on dev to bytes.
+ * strict: growth that would pass the budget is refused (-1, unchanged); else always charged. */
+int budget_set_driver(int dev, uint64_t bytes, int strict);
+
+/* This process's charge on dev and the driver-taken part of it. */
+void budget_own_charge(int dev, uint64_t *used, uint64_t *driver);
+
+/* Marks this process as one whose driver-taken memory NVML does not show (for gpumem ps). */
+void budget_mark_driver_unseen(void);
+
+/* One line to stderr, prefixed "gpumem: ". */
+void budget_say(const char *what);
+
 #endif

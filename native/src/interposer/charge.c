@@ -6,6 +6,7 @@
 #include "device.h"
 #include "export.h"
 #include "ptrmap.h"
+#include "reconcile.h"
 #include "symbols.h"
 
 static int record_pointer(void *map, uint64_t key, uint64_t bytes, int dev)
@@ -21,6 +22,18 @@ static CUresult free_pointer(uint64_t key)
 }
 
 const struct charge_book charge_pointers = {record_pointer, 0, free_pointer};
+
+/* Managed pointers are freed by cuMemFree_v2 too; marked in the map, because NVML's per-process
+ * figure leaves managed memory out and the driver-taken measurement must as well. */
+static int record_managed(void *map, uint64_t key, uint64_t bytes, int dev)
+{
+  (void)map;
+  if (ptrmap_insert(key, bytes, dev | CHARGE_MANAGED)) return -1;
+  reconcile_note_managed(dev, (int64_t)bytes);
+  return 0;
+}
+
+const struct charge_book charge_managed = {record_managed, 0, free_pointer};
 
 int charge_device(void)
 {

@@ -14,8 +14,12 @@ struct charge_book {
   CUresult (*undo)(uint64_t key);
 };
 
-/* Device pointers freed by cuMemFree_v2 (cuMemAlloc_v2, pitch, managed): the ptrmap. */
+/* Device pointers freed by cuMemFree_v2 (cuMemAlloc_v2, pitch): the ptrmap. */
 extern const struct charge_book charge_pointers;
+
+/* Managed pointers: the same map, their device marked with CHARGE_MANAGED. */
+extern const struct charge_book charge_managed;
+#define CHARGE_MANAGED 0x10000
 
 /* The device an allocation on the current context is charged to, or -1 when the driver should
  * just be called: no budget, or no usable context (the driver then gives its own error). */

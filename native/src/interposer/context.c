@@ -11,6 +11,7 @@
 #include "budget.h"
 #include "context_measure.h"
 #include "export.h"
+#include "reconcile.h"
 #include "symbols.h"
 
 struct created_ctx {
@@ -79,6 +80,15 @@ static int reserve_estimate(CUdevice dev, uint64_t *estimate)
   return *estimate && budget_reserve(dev, *estimate) ? -1 : 0;
 }
 
+/* After a context's own charge was settled: the reserve for the code it will load, and what the
+ * driver took beyond what was measured; -1 (its charge returned as well) if that does not fit. */
+static int held_back(CUdevice dev, uint64_t bytes)
+{
+  if (reconcile_context_up(dev, bytes) == 0) return 0;
+  if (bytes) budget_release(dev, bytes);
+  return -1;
+}
+
 /* After it: the charge becomes what was measured; -1 (nothing left charged) if that does not fit. */
 static int settle_charge(CUdevice dev, uint64_t estimate, uint64_t bytes)
 {
@@ -115,7 +125,7 @@ GPUMEM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
       if (estimate) budget_release(dev, estimate);
     } else {
       uint64_t bytes = ctx_measure_end(&m);
-      if (settle_charge(dev, estimate, bytes)) {
+      if (settle_charge(dev, estimate, bytes) || held_back(dev, bytes)) {
         release_primary_real(dev); /* our retain was the only one: the context goes away */
         *pctx = NULL;
         rc = CUDA_ERROR_OUT_OF_MEMORY;
@@ -135,6 +145,7 @@ static void uncharge_primary_locked(CUdevice dev)
   if (primary_bytes[dev]) budget_release(dev, primary_bytes[dev]);
   primary_bytes[dev] = 0;
   primary_charged[dev] = 0;
+  reconcile_context_down(dev);
 }
 
 GPUMEM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
@@ -175,17 +186,18 @@ static CUresult settle_created(CUresult rc, CUcontext *pctx, CUdevice dev, struc
     return rc;
   }
   uint64_t bytes = ctx_measure_end(m);
-  if (settle_charge(dev, estimate, bytes)) {
+  if (settle_charge(dev, estimate, bytes) || held_back(dev, bytes)) {
     destroy_real(*pctx);
     *pctx = NULL;
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  if (!bytes) return rc; /* nothing to give back at destroy */
+  /* Recorded even when it cost nothing measurable: its destruction ends what it holds back. */
   if (ncreated == created_cap) {
     size_t ncap = created_cap ? created_cap * 2 : 8;
     struct created_ctx *n = realloc(created, ncap * sizeof *n);
     if (!n) { /* could never uncharge it: refuse rather than leak a charge */
-      budget_release(dev, bytes);
+      if (bytes) budget_release(dev, bytes);
+      reconcile_context_down(dev);
       destroy_real(*pctx);
       *pctx = NULL;
       return CUDA_ERROR_OUT_OF_MEMORY;
@@ -262,7 +274,8 @@ GPUMEM_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
   if (rc == CUDA_SUCCESS)
     for (size_t i = 0; i < ncreated; i++)
       if (created[i].ctx == ctx) {
-        budget_release(created[i].dev, created[i].bytes);
+        if (created[i].bytes) budget_release(created[i].dev, created[i].bytes);
+        reconcile_context_down(created[i].dev);
         created[i] = created[--ncreated];
         break;
       }

@@ -6,6 +6,7 @@
 #include "device.h"
 #include "export.h"
 #include "ptrmap.h"
+#include "reconcile.h"
 #include "symbols.h"
 
 GPUMEM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
@@ -33,5 +34,8 @@ GPUMEM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
   /* Taken out before the driver frees it: the driver may hand the same address to another
    * thread's allocation the moment it is free. */
   if (!ptrmap_take(dptr, &size, &dev)) return real(dptr);
-  return charge_return(real(dptr), dev, size, dptr, &charge_pointers);
+  if (!(dev & CHARGE_MANAGED)) return charge_return(real(dptr), dev, size, dptr, &charge_pointers);
+  dev &= ~CHARGE_MANAGED;
+  reconcile_note_managed(dev, -(int64_t)size); /* a failed free records it (and this) again */
+  return charge_return(real(dptr), dev, size, dptr, &charge_managed);
 }

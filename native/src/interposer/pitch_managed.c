@@ -64,5 +64,5 @@ GPUMEM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, uns
   if (!dptr || bytesize == 0 || (dev = charge_device()) < 0) return real(dptr, bytesize, flags);
   if (budget_reserve(dev, bytesize)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult rc = real(dptr, bytesize, flags);
-  return charge_settle(rc, dev, bytesize, *dptr, &charge_pointers);
+  return charge_settle(rc, dev, bytesize, *dptr, &charge_managed);
 }

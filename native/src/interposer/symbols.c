@@ -102,6 +102,32 @@ static struct gpumem_symbol table[SYM_COUNT] = {
   [SYM_nvmlDeviceGetMemoryInfo_v2] = {"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo_v2", 0,
                                       (void *)nvmlDeviceGetMemoryInfo_v2, 0},
   /* end contexts and NVML */
+  /* driver-taken memory: code loads, launches (_ptsz rows answer flags = 2), limits */
+  [SYM_cuModuleLoad] = {"cuModuleLoad", "cuModuleLoad", 2000, (void *)cuModuleLoad, 0, 0},
+  [SYM_cuModuleLoadData] = {"cuModuleLoadData", "cuModuleLoadData", 2000,
+                            (void *)cuModuleLoadData, 0, 0},
+  [SYM_cuModuleLoadDataEx] = {"cuModuleLoadDataEx", "cuModuleLoadDataEx", 2010,
+                              (void *)cuModuleLoadDataEx, 0, 0},
+  [SYM_cuModuleLoadFatBinary] = {"cuModuleLoadFatBinary", "cuModuleLoadFatBinary", 2000,
+                                 (void *)cuModuleLoadFatBinary, 0, 0},
+  [SYM_cuLibraryLoadData] = {"cuLibraryLoadData", "cuLibraryLoadData", 12000,
+                             (void *)cuLibraryLoadData, 0, 0},
+  [SYM_cuLibraryLoadFromFile] = {"cuLibraryLoadFromFile", "cuLibraryLoadFromFile", 12000,
+                                 (void *)cuLibraryLoadFromFile, 0, 0},
+  [SYM_cuLaunchKernel] = {"cuLaunchKernel", "cuLaunchKernel", 4000, (void *)cuLaunchKernel, 0, 0},
+  [SYM_cuLaunchKernel_ptsz] = {"cuLaunchKernel", "cuLaunchKernel_ptsz", 7000,
+                               (void *)cuLaunchKernel_ptsz, 0, 1},
+  [SYM_cuLaunchKernelEx] = {"cuLaunchKernelEx", "cuLaunchKernelEx", 11060,
+                            (void *)cuLaunchKernelEx, 0, 0},
+  [SYM_cuLaunchKernelEx_ptsz] = {"cuLaunchKernelEx", "cuLaunchKernelEx_ptsz", 11060,
+                                 (void *)cuLaunchKernelEx_ptsz, 0, 1},
+  [SYM_cuLaunchCooperativeKernel] = {"cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel",
+                                     9000, (void *)cuLaunchCooperativeKernel, 0, 0},
+  [SYM_cuLaunchCooperativeKernel_ptsz] = {"cuLaunchCooperativeKernel",
+                                          "cuLaunchCooperativeKernel_ptsz", 9000,
+                                          (void *)cuLaunchCooperativeKernel_ptsz, 0, 1},
+  [SYM_cuCtxSetLimit] = {"cuCtxSetLimit", "cuCtxSetLimit", 3010, (void *)cuCtxSetLimit, 0, 0},
+  /* end driver-taken memory */
 };
 
 struct gpumem_symbol *symbols_by_name(const char *name)

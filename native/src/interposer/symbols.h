@@ -54,6 +54,21 @@ enum gpumem_sym {
   SYM_nvmlDeviceGetMemoryInfo,
   SYM_nvmlDeviceGetMemoryInfo_v2,
   /* end contexts and NVML */
+  /* driver-taken memory: code loads, launches, limits */
+  SYM_cuModuleLoad,
+  SYM_cuModuleLoadData,
+  SYM_cuModuleLoadDataEx,
+  SYM_cuModuleLoadFatBinary,
+  SYM_cuLibraryLoadData,
+  SYM_cuLibraryLoadFromFile,
+  SYM_cuLaunchKernel,
+  SYM_cuLaunchKernel_ptsz,
+  SYM_cuLaunchKernelEx,
+  SYM_cuLaunchKernelEx_ptsz,
+  SYM_cuLaunchCooperativeKernel,
+  SYM_cuLaunchCooperativeKernel_ptsz,
+  SYM_cuCtxSetLimit,
+  /* end driver-taken memory */
   SYM_COUNT
 };
 

@@ -1,0 +1,164 @@
+// One limit grammar: the host (TypeScript, through the C library) and the interposer standalone
+// give every GPUMEM_LIMIT* environment the same verdict and the same one-line message.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ffi from '@2060.io/ffi-napi';
+import { LimitError, limitRequest } from '../../lib/budget/request.js';
+import { resolveBudget } from '../../lib/budget/resolve.js';
+import { MiB, envFor, hostLibrary, runProgram, startHolding } from './fixtures/native.js';
+
+const GiB = 1024 * MiB;
+const fakeGpu = 16 * GiB; // the fake driver's device (FAKE_CUDA_DEVICE_MEM unset)
+
+type Verdict = { budget: number } | { refused: string };
+
+/** What the host makes of an environment for the container's GPU 0 (the fake GPU's size). */
+function hostVerdict(env: Record<string, string>): Verdict {
+  try {
+    const req = limitRequest({}, env);
+    if (!req) return { budget: 0 };
+    const cfg = resolveBudget(req, new Map([[0, fakeGpu]]));
+    return { budget: cfg.perGpu.get(0) ?? cfg.all ?? 0 };
+  } catch (e) {
+    if (e instanceof LimitError) return { refused: e.message };
+    throw e;
+  }
+}
+
+/** What the interposer makes of it, standalone: the budget it reports, or its line on stderr. */
+function interposerVerdict(env: Record<string, string>) {
+  const r = runProgram('alloc-until-oom', ['--block', '4m'], envFor({ extra: env }));
+  const total = r.json?.device_total ?? -1;
+  const verdict: Verdict = r.stderr !== '' ? { refused: r.stderr.replace(/\n$/, '') } : { budget: total === fakeGpu ? 0 : total };
+  return { verdict, r };
+}
+
+const HELP =
+  'use a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%';
+const KEYS = 'accepted: GPUMEM_LIMIT or GPUMEM_LIMIT_<GPU index 0-63>';
+
+const cases: { env: Record<string, string>; expect: Verdict }[] = [
+  // the four places where the two sides used to disagree
+  { env: { GPUMEM_LIMIT: '' }, expect: { refused: `gpumem: environment variable GPUMEM_LIMIT="" is empty; ${HELP}` } },
+  { env: { GPUMEM_LIMIT_X: '1g' }, expect: { refused: `gpumem: unknown environment variable GPUMEM_LIMIT_X; ${KEYS}` } },
+  { env: { GPUMEM_LIMIT: '50%' }, expect: { budget: 8 * GiB } },
+  { env: { GPUMEM_LIMIT: ' 8g ' }, expect: { refused: `gpumem: environment variable GPUMEM_LIMIT=" 8g " has spaces around the value; ${HELP}` } },
+  // and the rest of the grammar
+  { env: { GPUMEM_LIMIT: '25%' }, expect: { budget: 4 * GiB } },
+  { env: { GPUMEM_LIMIT: '12.5%' }, expect: { budget: 2 * GiB } },
+  { env: { GPUMEM_LIMIT: '64m' }, expect: { budget: 64 * MiB } },
+  { env: { GPUMEM_LIMIT: '64 MiB' }, expect: { budget: 64 * MiB } },
+  { env: { GPUMEM_LIMIT: '64m', GPUMEM_LIMIT_0: '50%' }, expect: { budget: 8 * GiB } },
+  { env: { GPUMEM_LIMIT: '50%', GPUMEM_LIMIT_0: '64m' }, expect: { budget: 64 * MiB } },
+  { env: { GPUMEM_LIMIT_1: '64m' }, expect: { budget: 0 } },
+  { env: { GPUMEM_LIMIT: '12parsecs' }, expect: { refused: `gpumem: environment variable GPUMEM_LIMIT="12parsecs" is not a valid limit; ${HELP}` } },
+  { env: { GPUMEM_LIMIT: '150%' }, expect: { refused: 'gpumem: environment variable GPUMEM_LIMIT="150%" is out of range; a percent must be above 0 and at most 100' } },
+  { env: { GPUMEM_LIMIT: '0%' }, expect: { refused: 'gpumem: environment variable GPUMEM_LIMIT="0%" is out of range; a percent must be above 0 and at most 100' } },
+  { env: { GPUMEM_LIMIT: '50 %' }, expect: { refused: `gpumem: environment variable GPUMEM_LIMIT="50 %" is not a valid limit; ${HELP}` } },
+  { env: { GPUMEM_LIMIT: '0' }, expect: { refused: `gpumem: environment variable GPUMEM_LIMIT="0" is not a valid limit; ${HELP}` } },
+  { env: { GPUMEM_LIMITS: '1g' }, expect: { refused: `gpumem: unknown environment variable GPUMEM_LIMITS; ${KEYS}` } },
+  { env: { GPUMEM_LIMIT_64: '1g' }, expect: { refused: `gpumem: unknown environment variable GPUMEM_LIMIT_64; ${KEYS}` } },
+  { env: { GPUMEM_LIMIT_00: '1g' }, expect: { refused: `gpumem: unknown environment variable GPUMEM_LIMIT_00; ${KEYS}` } },
+  {
+    env: { GPUMEM_LIMIT: '0.00000000001%' },
+    expect: { refused: `gpumem: environment variable GPUMEM_LIMIT="0.00000000001%" resolves to 0 bytes on GPU 0 (of ${fakeGpu} bytes); use a larger percent or a size like 512m` },
+  },
+  {
+    env: { GPUMEM_LIMIT: '1g', GPUMEM_LIMIT_0: '0.00000000001%' },
+    expect: { refused: `gpumem: environment variable GPUMEM_LIMIT_0="0.00000000001%" resolves to 0 bytes on GPU 0 (of ${fakeGpu} bytes); use a larger percent or a size like 512m` },
+  },
+];
+
+for (const c of cases) {
+  const name = Object.entries(c.env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+  t.test(`${name}: host and interposer agree`, async (t) => {
+    t.same(hostVerdict(c.env), c.expect, 'host (TypeScript through the C grammar)');
+    const { verdict, r } = interposerVerdict(c.env);
+    t.same(verdict, c.expect, 'interposer, standalone');
+    t.equal(r.status, 0, `the program ran: ${r.stdout}`);
+    if ('refused' in c.expect) {
+      t.equal(r.json?.allocated, 0, 'nothing is allocated');
+      t.equal(r.json?.error, 'CUDA_ERROR_OUT_OF_MEMORY', 'every allocation is refused');
+      t.equal(r.stderr.split('\n').length, 2, 'in one line');
+    } else {
+      const budget = c.expect.budget || fakeGpu;
+      t.equal(r.json?.allocated, Math.floor(budget / (4 * MiB)) * 4 * MiB, 'the fill stops at that budget');
+    }
+  });
+}
+
+t.test('standalone, every process of a tree resolves GPUMEM_LIMIT=25% to the same 4 GiB and they share it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpumem-limit-grammar-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const env = envFor({ extra: { GPUMEM_LIMIT: '25%', GPUMEM_STATE_DIR: dir } });
+  const a = startHolding('alloc-until-oom', ['--block', '64m', '--max', '1g', '--hold', '20'], env);
+  try {
+    t.equal((await a.result).allocated, GiB, 'the first process holds 1 GiB');
+    const b = runProgram('alloc-until-oom', ['--block', '64m'], env);
+    t.equal(b.json?.device_total, 4 * GiB, 'the second is told the same 25% of the 16 GiB device');
+    t.equal(b.json?.allocated, 3 * GiB, 'and gets what the first left of it');
+    t.equal(b.stderr, '');
+  } finally {
+    a.child.kill('SIGTERM');
+    await a.exited;
+  }
+});
+
+// The C functions themselves, with values past 2^53 where a double would round.
+const host = ffi.Library(hostLibrary, {
+  gpumem_parse_limit: ['int', ['string', 'string', 'pointer', 'pointer', 'int']],
+  gpumem_percent_bytes: ['int', ['string', 'pointer', 'int', 'uint64', 'pointer', 'pointer', 'int']],
+});
+const text = (err: Buffer) => err.toString('utf8', 0, Math.max(0, err.indexOf(0)));
+
+function parse(value: string) {
+  const out = Buffer.alloc(24);
+  const err = Buffer.alloc(512);
+  if (host.gpumem_parse_limit('v', value, out, err, 512) !== 0) return { error: text(err) };
+  return { bytes: out.readBigUInt64LE(0), num: out.readBigUInt64LE(8), den: out.readBigUInt64LE(16) };
+}
+
+function percentOf(value: string, total: bigint) {
+  const out = Buffer.alloc(24);
+  const err = Buffer.alloc(512);
+  if (host.gpumem_parse_limit('v', value, out, err, 512) !== 0) return { error: text(err) };
+  const bytes = Buffer.alloc(8);
+  if (host.gpumem_percent_bytes('v', out, 3, total.toString(), bytes, err, 512) !== 0) return { error: text(err) };
+  return { bytes: bytes.readBigUInt64LE() };
+}
+
+t.test('gpumem_parse_limit: a size or an exact percent, as three words', async (t) => {
+  t.same(parse('8g'), { bytes: 8n * 1024n ** 3n, num: 0n, den: 0n });
+  t.same(parse('33.333%'), { bytes: 0n, num: 33333n, den: 1000n });
+  t.same(parse('99.99999999999999999%'), { bytes: 0n, num: 9999999999999999999n, den: 10n ** 17n }, '17 decimals');
+  t.match(parse('1.000000000000000001%'), { error: /at most 17 decimals/ });
+  t.same(parse('1.000000000000000000000%'), { bytes: 0n, num: 1n, den: 1n }, 'trailing zeros are no decimals');
+});
+
+t.test('gpumem_percent_bytes: floor(total * percent / 100) exactly, even past 2^53', async (t) => {
+  const total = 2n ** 63n - 1n;
+  t.same(percentOf('100%', total), { bytes: total });
+  t.same(percentOf('50%', total), { bytes: total / 2n });
+  t.same(percentOf('33.333%', total), { bytes: (total * 33333n) / 100000n });
+  t.same(percentOf('99.99999999999999999%', 2n ** 64n - 1n), { bytes: ((2n ** 64n - 1n) * 9999999999999999999n) / 10n ** 19n });
+  t.same(percentOf('0.00000000001%', 10n ** 13n), { bytes: 1n });
+  t.same(percentOf('0.00000000001%', 10n ** 13n - 1n), { error: `v="0.00000000001%" resolves to 0 bytes on GPU 3 (of ${10n ** 13n - 1n} bytes); use a larger percent or a size like 512m` });
+});
+
+t.test('gpumem_percent_bytes refuses what is not a percent the grammar could give', async (t) => {
+  const err = Buffer.alloc(512);
+  const bytes = Buffer.alloc(8);
+  const words = (b: bigint, n: bigint, d: bigint) => {
+    const w = Buffer.alloc(24);
+    w.writeBigUInt64LE(b, 0);
+    w.writeBigUInt64LE(n, 8);
+    w.writeBigUInt64LE(d, 16);
+    return w;
+  };
+  for (const [b, n, d] of [[8n, 0n, 0n], [0n, 1n, 3n], [0n, 101n, 1n], [0n, 0n, 1n], [0n, 1n, 10n ** 18n]] as const) {
+    t.equal(host.gpumem_percent_bytes('v', words(b, n, d), 0, '1000', bytes, err, 512), -1, `${b} ${n}/${d}`);
+    t.match(text(err), /is not a percent/);
+  }
+});

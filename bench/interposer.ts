@@ -10,7 +10,8 @@ import { appRoot, interposerPath, nativeBuild } from '../lib/paths.js';
 import { paired, type Paired } from './paired.js';
 
 export interface InterposerCase {
-  path: 'driver' | 'cudart';
+  /** launch: cuLaunchKernel of one kernel (fake driver only), one launch a "pair". */
+  path: 'driver' | 'cudart' | 'launch';
   size: number;
   pairs: number;
 }
@@ -26,7 +27,8 @@ export function cudartBench(): string | undefined {
 
 function nsPerPair(c: InterposerCase, env: NodeJS.ProcessEnv): number {
   const program = c.path === 'cudart' ? (cudartBench() as string) : join(nativeBuild(), 'bench', 'alloc-free-bench');
-  const r = spawnSync(program, [String(c.size), String(c.pairs)], {
+  const first = c.path === 'launch' ? 'launch' : String(c.size);
+  const r = spawnSync(program, [first, String(c.pairs)], {
     env,
     encoding: 'utf8',
     cwd: appRoot(),

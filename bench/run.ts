@@ -17,6 +17,7 @@ const args = yargs(hideBin(process.argv))
   .option('rounds', { type: 'number', default: 7, describe: 'paired runs per case' })
   .option('runtime', { type: 'boolean', default: true, describe: 'also time container starts (root, runc)' })
   .option('format', { choices: ['table', 'json'] as const, default: 'table' as const })
+  .option('only', { choices: ['pairs', 'training'] as const, describe: 'run one group of cases (a short GPU lease)' })
   .strict()
   .parseSync();
 
@@ -38,7 +39,7 @@ if (args.driver === 'real') {
   if (cudartBench()) paths.push('cudart');
   else process.stderr.write('cudart pairs: skipped, nvcc could not build bench/gpu/cudart_pairs.cu\n');
 }
-for (const path of paths) {
+for (const path of args.only === 'training' ? [] : paths) {
   for (const size of [1 << 20, 512]) {
     const pairs = args.driver === 'fake' ? 200_000 : 10_000;
     const api = path === 'cudart' ? 'cudaMalloc+cudaFree' : 'cuMemAlloc+cuMemFree';
@@ -46,7 +47,13 @@ for (const path of paths) {
     rows.push({ case: name, unit: 'ns/pair', ...benchInterposer({ path, size, pairs }, args.driver, args.rounds, progress(name)) });
   }
 }
-if (args.driver === 'real') {
+if (args.driver === 'fake' && args.only !== 'training') {
+  // Every kernel launch passes the interposer (code and local memory are charged at a kernel's
+  // first launch); its cost per launch is isolated on the fake driver.
+  const name = 'cuLaunchKernel, a kernel seen before (fake driver)';
+  rows.push({ case: name, unit: 'ns/launch', ...benchInterposer({ path: 'launch', size: 0, pairs: 1_000_000 }, 'fake', args.rounds, progress(name)) });
+}
+if (args.driver === 'real' && args.only !== 'pairs') {
   const name = 'PyTorch training loop (20 x Linear 1024)';
   rows.push({ case: name, unit: 'steps/s', higherIsBetter: true, ...benchTraining(args.rounds, 600, progress(name)) });
 }

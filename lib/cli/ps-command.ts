@@ -10,7 +10,11 @@ interface PsRow {
   gpu: string;
   limit: number | null;
   used: number;
+  /** Of used: memory the driver took without an allocation call (code, local memory, heap). */
+  driverTaken: number;
   processes: number;
+  /** False when some process's driver-taken memory cannot be seen (NVML without per-process figures). */
+  driverSeen: boolean;
   error?: string;
 }
 
@@ -30,12 +34,14 @@ function rows(): PsRow[] {
           gpu: g < 0 ? 'all' : String(g),
           limit: (g >= 0 ? config.perGpu.get(g) : undefined) ?? config.all ?? null,
           used: g < 0 ? 0 : (usage.usedPerGpu.get(g) ?? 0),
+          driverTaken: g < 0 ? 0 : (usage.driverPerGpu.get(g) ?? 0),
           processes: usage.processes,
+          driverSeen: usage.driverUnseen === 0,
         });
       }
     } catch (e) {
       // A container can scribble on its region: report it, keep listing the others.
-      out.push({ container: id, gpu: '-', limit: null, used: 0, processes: 0, error: (e as Error).message });
+      out.push({ container: id, gpu: '-', limit: null, used: 0, driverTaken: 0, processes: 0, driverSeen: false, error: (e as Error).message });
     }
   }
   return out;
@@ -54,14 +60,15 @@ export function psCommand(y: Argv): Argv {
       }
       process.stdout.write(
         formatTable(
-          ['container id', 'gpu', 'limit', 'used', 'processes', 'status'],
+          ['container id', 'gpu', 'limit', 'used', 'driver-taken', 'processes', 'status'],
           r.map((x) => ({
             'container id': x.container.slice(0, 12),
             gpu: x.gpu,
             limit: x.limit === null ? '-' : formatBytes(x.limit),
             used: formatBytes(x.used),
+            'driver-taken': formatBytes(x.driverTaken),
             processes: x.processes,
-            status: x.error ?? 'ok',
+            status: x.error ?? (x.driverSeen ? 'ok' : 'ok, driver-taken memory not seen'),
           })),
         ),
       );

@@ -22,6 +22,7 @@ type Host = {
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_usage: (path: string, used: Buffer, n: number, live: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_accounting_driver: (path: string, driver: Buffer, n: number, unseen: Buffer, err: Buffer, errlen: number) => number;
 };
 
 let host: Host | undefined;
@@ -42,6 +43,7 @@ function lib(): Host {
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_usage: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
+      gpumem_accounting_driver: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
     }) as unknown as Host;
   } catch (e) {
     throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
@@ -215,8 +217,12 @@ export function createAccounting(path: string): void {
 export interface Usage {
   /** Bytes charged per GPU index, for indexes with a charge. */
   usedPerGpu: Map<number, number>;
+  /** Of which memory the driver took without an allocation call (code, local memory, heap). */
+  driverPerGpu: Map<number, number>;
   /** Processes holding a slot in the region. */
   processes: number;
+  /** Of which NVML shows no per-process figure for: their driver-taken memory is not charged. */
+  driverUnseen: number;
 }
 
 /** Reads a region a container may have scribbled on: validated in C, never trusted. */
@@ -225,5 +231,13 @@ export function accountingUsage(path: string): Usage {
   const live = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_accounting_usage(path, used, MAX_GPUS, live, err, ERR_LEN), err);
-  return { usedPerGpu: perGpuMap(used), processes: live.readInt32LE() };
+  const driver = Buffer.alloc(8 * MAX_GPUS);
+  const unseen = Buffer.alloc(4);
+  check(lib().gpumem_accounting_driver(path, driver, MAX_GPUS, unseen, err, ERR_LEN), err);
+  return {
+    usedPerGpu: perGpuMap(used),
+    driverPerGpu: perGpuMap(driver),
+    processes: live.readInt32LE(),
+    driverUnseen: unseen.readInt32LE(),
+  };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,12 +29,12 @@ t.test('gpumem ps lists each limited container with its budget, like docker ps',
   const r = gpumem(root, 'ps');
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  t.match(lines[0], /^CONTAINER ID\s+GPU\s+LIMIT\s+USED\s+PROCESSES\s+STATUS$/);
-  t.match(lines[1], /^a{12}\s+all\s+8GiB\s+0B\s+0\s+ok$/, 'ids are cut to 12 characters as docker does');
-  t.match(lines[2], /^b{12}\s+1\s+2GiB\s+0B\s+0\s+ok$/, 'a per-GPU limit gets its own row');
+  t.match(lines[0], /^CONTAINER ID\s+GPU\s+LIMIT\s+USED\s+DRIVER-TAKEN\s+PROCESSES\s+STATUS$/);
+  t.match(lines[1], /^a{12}\s+all\s+8GiB\s+0B\s+0B\s+0\s+ok$/, 'ids are cut to 12 characters as docker does');
+  t.match(lines[2], /^b{12}\s+1\s+2GiB\s+0B\s+0B\s+0\s+ok$/, 'a per-GPU limit gets its own row');
   const json = gpumem(root, 'ps', '--format', 'json');
   const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.same(rows[0], { container: 'a'.repeat(64), gpu: 'all', limit: 8 * GiB, used: 0, processes: 0 });
+  t.same(rows[0], { container: 'a'.repeat(64), gpu: 'all', limit: 8 * GiB, used: 0, driverTaken: 0, processes: 0, driverSeen: true });
 });
 
 t.test('gpumem ps reports a container whose accounting region was scribbled on, and goes on', async (t) => {
@@ -52,5 +52,34 @@ t.test('gpumem ps reports a container whose accounting region was scribbled on, 
 
 t.test('gpumem ps with nothing limited prints only the header', async (t) => {
   const r = gpumem(mkdtempSync(join(tmpdir(), 'gpumem-ps-')), 'ps');
-  t.equal(r.stdout, 'CONTAINER ID   GPU   LIMIT   USED   PROCESSES   STATUS\n');
+  t.equal(r.stdout, 'CONTAINER ID   GPU   LIMIT   USED   DRIVER-TAKEN   PROCESSES   STATUS\n');
 });
+
+// A process of the container, against the fake driver: it takes memory outside any allocation
+// call (as a real driver does for code) and holds it while ps looks.
+const build = join(import.meta.dirname, '../../native/build');
+function holder(dir: string, extra: Record<string, string>) {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), LD_LIBRARY_PATH: join(build, 'fake'),
+    LD_PRELOAD: join(build, 'libgpumem.so'), GPUMEM_STATE_DIR: dir, ...extra };
+  delete env.GPUMEM_LIMIT;
+  const child = spawn(join(build, 'tests', 'driver-taken-probe'), ['alloc', '8m', 'take', '4m', 'sleep', '3000'], { env, stdio: 'ignore' });
+  return child;
+}
+
+for (const [what, extra, driver, status] of [
+  ['shows the memory the driver took on its own', {}, '4MiB', 'ok'],
+  ['says when NVML cannot show a process\'s driver-taken memory', { FAKE_NVML_HIDE_PIDS: '1' }, '0B', 'ok, driver-taken memory not seen'],
+] as const) {
+  t.test(`gpumem ps ${what}`, async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'gpumem-ps-'));
+    const id = 'e'.repeat(64);
+    container(root, id, GiB);
+    const child = holder(join(root, id), extra);
+    t.teardown(() => child.kill('SIGKILL'));
+    await new Promise((r) => setTimeout(r, 800)); // past a reconcile tick
+    const rows = gpumem(root, 'ps', '--format', 'json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    t.equal(rows[0].used, 8 * 2 ** 20 + (driver === '4MiB' ? 4 * 2 ** 20 : 0), 'used includes driver-taken memory');
+    const table = gpumem(root, 'ps').stdout.trimEnd().split('\n')[1];
+    t.match(table, new RegExp(`^e{12}\\s+0\\s+1GiB\\s+\\S+\\s+${driver}\\s+1\\s+${status}$`));
+  });
+}

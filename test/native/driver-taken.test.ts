@@ -156,3 +156,20 @@ t.test('where the host configured the container, GPUMEM_STATE_DIR and GPUMEM_LIM
   t.equal(j.total, 32 * MiB);
   t.same(readdirSync(other), [], 'the directory the variable names was never used');
 });
+
+t.test('a process\'s first kernel launch needs room for the code it loads; later ones keep a headroom above what was measured', async (t) => {
+  // A 512 MiB context (as large as a real one): its first launch must find 5/16 of it, 160 MiB,
+  // free; 1/32 of it, 16 MiB, is held back above what the driver was measured to take.
+  const extra = { GPUMEM_LIMIT: '1g', FAKE_CUDA_CONTEXT_MEM: '512m' };
+  const p = probe(['alloc', '400m', 'load', '8m', 'func', '0', 'launch', 'free', 'launch', 'load', '4m', 'func', '0', 'launch'], extra);
+  const [alloc, , , full, freed, first, , , second] = p.steps;
+  t.equal(alloc!.used, 512 * MiB + 16 * MiB + 400 * MiB, 'context, headroom and the allocation');
+  t.equal(full!.rc, OOM, 'with 96 MiB left the first launch is refused: its code might not fit');
+  t.equal(full!.device_used, 912 * MiB, 'and the device loaded nothing');
+  t.equal(freed!.rc, 0);
+  t.equal(first!.rc, 0, 'with room, it runs');
+  t.equal(first!.used, 512 * MiB + 8 * MiB + 16 * MiB, 'its 8 MiB of code charged at once');
+  t.equal(second!.rc, 0, 'later first launches need only what is left');
+  t.equal(second!.used, first!.used + 4 * MiB);
+  t.ok(p.device_peak <= 1024 * MiB);
+});

@@ -86,9 +86,12 @@ static void mark_seen(uintptr_t key)
   }
 }
 
+static int launched_on[GPUMEM_MAX_GPUS]; /* a first launch returned on the device */
+
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void after_fork_child(void)
 {
+  for (int d = 0; d < GPUMEM_MAX_GPUS; d++) launched_on[d] = 0;
   /* The child's kernels must load again in its own contexts. */
   uintptr_t *t = seen;
   seen = NULL;
@@ -155,10 +158,13 @@ static int before_first(CUfunction f, int dev_hint, struct first_launch *fl)
     first = dev;
   if (first != dev) __atomic_store_n(&several_devices, 1, __ATOMIC_RELAXED);
   fl->dev = dev;
-  /* Already past the budget (code loaded at an earlier launch while full, charged after it):
-   * no more code is loaded on top until memory is given back. */
+  /* Code loads with the launch and cannot be refused once it runs: the process's first launch
+   * (the bulk of its code) needs room for it, and none loads on top of a budget already passed
+   * (by code loaded at an earlier launch while full, charged after it). */
   uint64_t used, limit = budget_limit(dev, &used);
-  if (limit && used > limit) {
+  uint64_t need = __atomic_load_n(&launched_on[dev], __ATOMIC_RELAXED)
+                    ? 0 : reconcile_first_launch_need(dev); /* the process's first: its bulk */
+  if (limit && (used > limit || need > limit - used)) {
     fl->dev = -1;
     return -1;
   }
@@ -176,6 +182,8 @@ static CUresult after_first(CUresult rc, uintptr_t key, const struct first_launc
     return rc;
   }
   mark_seen(key);
+  if (!__atomic_exchange_n(&launched_on[fl->dev], 1, __ATOMIC_RELAXED))
+    reconcile_first_launch(fl->dev);
   reconcile_now(fl->dev, RECONCILE_FORCE);
   return rc;
 }

@@ -20,10 +20,11 @@
 
 #define RECONCILE_MS 100
 #define LOWER_READINGS 3
-/* Held back while a context lives: at least RESERVE of its cost for code not yet loaded (the
- * first kernel launch of a PyTorch process loads ~100-140 MiB of a ~520 MiB context's worth),
- * and HEADROOM of it above whatever was measured, for a kernel's code between its launch and
- * the measurement right after (launch.c); 162 and 16 MiB for an H200's ~520 MiB context. */
+/* Per context: the first kernel launch of a process loads the bulk of its code (~100-140 MiB
+ * for PyTorch; an H200 context costs ~520 MiB), so it must find RESERVE of the context's cost
+ * free (launch.c refuses it otherwise); HEADROOM of it is held back above what was measured,
+ * for a later kernel's code between its launch and the measurement right after. 162 and 16 MiB
+ * for an H200's context. */
 #define RESERVE_NUM 5
 #define RESERVE_DEN 16
 #define HEADROOM_DEN 32
@@ -33,6 +34,7 @@
 
 struct device_state {
   int contexts;         /* our live contexts on the device */
+  int launched;         /* a kernel ran on it: the reserve for the first launch's code is over */
   uint64_t reserve;     /* floor of the driver-taken charge while a context lives */
   uint64_t headroom;    /* held back above the measured figure */
   uint64_t pending;     /* provisioned growth that NVML has not shown yet */
@@ -97,10 +99,7 @@ static uint64_t target_locked(int dev, int freed, int *seen, struct device_state
     }
   }
   uint64_t t = d->excess + d->pending;
-  if (d->contexts) {
-    t += d->headroom;
-    if (t < d->reserve) t = d->reserve;
-  }
+  if (d->contexts) t += d->headroom;
   return t;
 }
 
@@ -203,13 +202,30 @@ int reconcile_context_up(int dev, uint64_t bytes)
   int big = bytes >= RESERVE_MIN_CONTEXT;
   uint64_t reserve = big ? bytes / RESERVE_DEN * RESERVE_NUM : 0;
   uint64_t headroom = big ? bytes / HEADROOM_DEN : 0;
-  if (reserve > d->reserve) d->reserve = reserve;
+  if (!d->launched && reserve > d->reserve) d->reserve = reserve;
   if (headroom > d->headroom) d->headroom = headroom;
   int rc = reconcile_locked(dev, RECONCILE_STRICT);
   if (rc) d->contexts--;
   pthread_mutex_unlock(&lock);
   if (!rc) pthread_once(&thread_once, start_thread);
   return rc;
+}
+
+uint64_t reconcile_first_launch_need(int dev)
+{
+  if (!in_range(dev)) return 0;
+  pthread_mutex_lock(&lock);
+  uint64_t need = devs[dev].launched ? 0 : devs[dev].reserve;
+  pthread_mutex_unlock(&lock);
+  return need;
+}
+
+void reconcile_first_launch(int dev)
+{
+  if (!in_range(dev)) return;
+  pthread_mutex_lock(&lock);
+  devs[dev].launched = 1;
+  pthread_mutex_unlock(&lock);
 }
 
 void reconcile_context_down(int dev)
@@ -221,6 +237,7 @@ void reconcile_context_down(int dev)
     /* The driver freed what it took for the context's code and local memory with it. */
     d->pending = d->excess = 0;
     d->reserve = d->headroom = 0;
+    d->launched = 0;
     budget_set_driver(dev, 0, 0);
   }
   pthread_mutex_unlock(&lock);

@@ -6,10 +6,16 @@
 
 #include <stdint.h>
 
-/* A context of ours on dev now exists (bytes: what it was measured to cost). Holds back the
- * reserve for code it will load lazily and measures; -1 when that does not fit the budget
- * (nothing is then held back: the caller destroys the context and refuses). */
+/* A context of ours on dev now exists (bytes: what it was measured to cost). Sizes the room its
+ * first launch needs and the headroom held back, and measures; -1 when that does not fit the
+ * budget (nothing is then held back: the caller destroys the context and refuses). */
 int reconcile_context_up(int dev, uint64_t bytes);
+
+/* What the first kernel launch on dev must find free for the code it loads (0 once one ran). */
+uint64_t reconcile_first_launch_need(int dev);
+
+/* The first kernel launch on dev returned (what it loaded is measured right after). */
+void reconcile_first_launch(int dev);
 
 /* One of our contexts on dev is gone; with the last, dev's driver-taken charge goes too. */
 void reconcile_context_down(int dev);

@@ -17,6 +17,8 @@
 #include "../format/accounting.h"
 #include "../format/config.h"
 #include "../format/size.h"
+#include "../common/cuda.h"
+#include "symbols.h"
 
 #define DEFAULT_STATE_DIR "/run/gpumem"
 
@@ -39,6 +41,11 @@ static uint64_t seen_gen;
 static char config_path[4200];
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int closed_by_reload;
+/* Standalone percents (GPUMEM_LIMIT=50%) need the device's size; resolved at load when the
+ * driver was initialized, else here at the device's first use, from the real driver. Until it
+ * is known nothing is granted on that device: a percent never means "no limit". */
+static int env_mode;
+static signed char env_pct[GPUMEM_MAX_GPUS]; /* 0 not yet, 1 done, -1 refused */
 static int64_t last_reclaim_ms = -1000;
 
 static void apply_limits(const struct gpumem_config *c)
@@ -174,6 +181,7 @@ static void init(void)
     rc = gpumem_config_load(config_path, &cfg, err, sizeof err);
     if (rc == 1) { /* no config there either: the environment */
       int env = limits_from_env(&cfg);
+      env_mode = env > 0;
       if (env <= 0) {
         mode = env < 0 ? BUDGET_CLOSED : BUDGET_OFF;
         return;
@@ -267,11 +275,29 @@ static int reclaim_due(void)
                                      __ATOMIC_RELAXED);
 }
 
+
+static int env_percent(int dev)
+{
+  int st = __atomic_load_n(&env_pct[dev], __ATOMIC_ACQUIRE);
+  if (st || !env_mode) return st;
+  cuDeviceTotalMem_v2_fn total_of = (cuDeviceTotalMem_v2_fn)symbols_real(SYM_cuDeviceTotalMem_v2);
+  size_t total = 0;
+  if (!total_of || total_of(&total, dev) != CUDA_SUCCESS) return -2; /* not yet: refuse, retry */
+  uint64_t bytes;
+  int rc = env_limits_percent_bytes(dev, total, &bytes);
+  if (rc > 0) __atomic_store_n(&limits[dev], bytes, __ATOMIC_RELAXED);
+  if (rc < 0) __atomic_store_n(&mode, BUDGET_CLOSED, __ATOMIC_RELEASE);
+  st = rc < 0 ? -1 : 1;
+  __atomic_store_n(&env_pct[dev], (signed char)st, __ATOMIC_RELEASE);
+  return st;
+}
+
 int budget_reserve(int dev, uint64_t bytes)
 {
   int s = slot;
   if (s < 0 && (s = join()) < 0) return -1;
   if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  if (__builtin_expect(env_mode, 0) && env_percent(dev) < 0) return -1;
   uint64_t limit = __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
   if (gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 0) == 0) return 0;
   if (!reclaim_due()) return -1;
@@ -290,6 +316,7 @@ uint64_t budget_limit(int dev, uint64_t *used)
       dev >= GPUMEM_MAX_GPUS)
     return 0;
   check_generation();
+  if (__builtin_expect(env_mode, 0) && env_percent(dev) < 0) return 0;
   *used = __atomic_load_n(&region->used[dev], __ATOMIC_RELAXED);
   return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
 }

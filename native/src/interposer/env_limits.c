@@ -7,6 +7,7 @@
 
 #include "../common/cuda.h"
 #include "../format/limit.h"
+#include "budget.h"
 #include "symbols.h"
 
 extern char **environ;
@@ -18,15 +19,7 @@ typedef CUresult (*device_get_fn)(CUdevice *dev, int ordinal);
 static struct gpumem_env_limits env;
 static unsigned char reported[GPUMEM_MAX_GPUS];
 
-/* One line to stderr; write(2) rather than stdio so nothing is buffered or reentered. */
-static void say(const char *what)
-{
-  char line[768];
-  int n = snprintf(line, sizeof line, "gpumem: %s\n", what);
-  if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
-  ssize_t ignored = write(2, line, (size_t)n);
-  (void)ignored;
-}
+static void say(const char *what) { budget_say(what); }
 
 static int any_percent(void)
 {

@@ -1,10 +1,11 @@
 /* Driver-taken memory. NVML's per-process figure counts all a process holds on a device; what
  * it shows beyond what this process charged for allocations and contexts is what the driver
- * took on its own, and is charged to the slot as its driver-taken part. Measured after code is
- * loaded (module and library loads, the first launch of each kernel), after a limit is raised,
- * when a reservation is refused, and every RECONCILE_MS from a background thread. What cannot
- * be refused when it happens (lazy code loads inside a launch) is covered by a reserve held
- * back per context, sized from the context's measured cost. */
+ * took on its own, and is charged to the slot as its driver-taken part. Measured after a
+ * context is created, after code is loaded (module and library loads, the first launch of each
+ * kernel), after a limit is raised, and every RECONCILE_MS from a background thread. What cannot
+ * be refused when it happens (code loaded lazily inside a launch) is bounded by a headroom held
+ * back per context and by the room a process's first launch must find (launch.c), both sized
+ * from the context's measured cost. See README.md, "Driver-taken memory". */
 #include "reconcile.h"
 
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #define RECONCILE_MS 100
 #define LOWER_READINGS 3
+#define LOWER_SPAN_MS 200 /* ...spread over at least this long: an allocation is in flight for less */
 /* Per context: the first kernel launch of a process loads the bulk of its code (~100-140 MiB
  * for PyTorch; an H200 context costs ~520 MiB), so it must find RESERVE of the context's cost
  * free (launch.c refuses it otherwise); HEADROOM of it is held back above what was measured,
@@ -35,12 +37,13 @@
 struct device_state {
   int contexts;         /* our live contexts on the device */
   int launched;         /* a kernel ran on it: the reserve for the first launch's code is over */
-  uint64_t reserve;     /* floor of the driver-taken charge while a context lives */
+  uint64_t reserve;     /* room the first launch must find free (0 once one ran) */
   uint64_t headroom;    /* held back above the measured figure */
   uint64_t pending;     /* provisioned growth that NVML has not shown yet */
   uint64_t excess;      /* NVML's figure beyond our visible charges, as charged */
   uint64_t lower;       /* the highest of the readings below it since the last one at or above */
   int lower_streak;     /* how many readings in a row were below it */
+  int64_t lower_since;  /* when the first of them was taken (ms, monotonic) */
   uint64_t managed;     /* managed bytes charged: not in NVML's per-process figure */
 };
 
@@ -55,6 +58,13 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static int stopping;
 
 static int in_range(int dev) { return dev >= 0 && dev < GPUMEM_MAX_GPUS; }
+
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void note_unseen(void)
 {
@@ -91,9 +101,12 @@ static uint64_t target_locked(int dev, int freed, int *seen, struct device_state
     d->lower_streak = 0;
   } else {
     /* A reading below can be an allocation in flight (charged, not yet in NVML's figure):
-     * believed only when LOWER_READINGS in a row say so. Code and local memory rarely shrink. */
+     * believed only when LOWER_READINGS in a row, over LOWER_SPAN_MS, say so. Code and local
+     * memory rarely shrink. */
+    int64_t now = now_ms();
+    if (!d->lower_streak) d->lower_since = now;
     d->lower = d->lower_streak++ ? (excess > d->lower ? excess : d->lower) : excess;
-    if (d->lower_streak >= LOWER_READINGS) {
+    if (d->lower_streak >= LOWER_READINGS && now - d->lower_since >= LOWER_SPAN_MS) {
       d->excess = d->lower;
       d->lower_streak = 0;
     }

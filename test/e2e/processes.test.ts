@@ -74,6 +74,21 @@ if (await engineReady(t)) {
     t.equal(a.total, LIMIT, 'and still sees a 64 MiB device')
   })
 
+  t.test('a process that died but was never reaped (a zombie) gives its share back: the next process gets the whole budget', async t => {
+    // The shell becomes `sleep`, which never reaps the holder it started: killed, it stays a zombie.
+    const parent = start('docker', ['exec', id, 'sh', '-c', 'alloc-until-oom --block 4m --max 40m --hold 120 & exec sleep 60'], { timeoutMs: 120_000 })
+    const held = parseAlloc(await parent.firstLine)
+    t.equal(held.allocated, 40 * MiB, 'the holder has 40 MiB')
+    const k = await exec('sh', '-c', 'kill -KILL $(pidof alloc-until-oom); sleep 0.5')
+    t.equal(k.code, 0, 'kill -KILL inside the container works', { output: show(k) })
+    const z = await exec('sh', '-c', 'for s in /proc/[0-9]*/stat; do cut -d" " -f2,3 "$s"; done | grep -c "(alloc-until-oom) Z"')
+    t.equal(z.stdout.trim(), '1', 'the holder is a zombie now', { output: show(z) })
+    const r = await exec('alloc-until-oom', '--block', '4m')
+    const a = parseAlloc(r.stdout, show(r))
+    t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `the next process gets ${a.allocated} bytes: between 60 and 64 MiB`)
+    parent.kill('SIGKILL') // the exec client; the container's own sleep ends with the container
+  })
+
   t.test('the container can neither change its own limit nor put files into the host\'s state directory', async t => {
     const w = await exec('sh', '-c', 'echo limit 1099511627776 > /run/gpumem/config/gpumem.conf')
     t.not(w.code, 0, 'the config is read-only inside the container')

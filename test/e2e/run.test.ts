@@ -51,6 +51,15 @@ if (await engineReady(t)) {
     }
   })
 
+  t.test('GPUMEM_STATE_DIR or GPUMEM_LIMIT set inside a limited container change nothing: the host\'s budget holds', async t => {
+    const r = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', '-e', 'GPUMEM_STATE_DIR=/tmp',
+      '-e', 'GPUMEM_LIMIT=1g'], ['alloc-until-oom', '--block', '4m'])
+    t.equal(r.code, 0, show(r))
+    const a = parseAlloc(r.stdout, show(r))
+    t.equal(a.total, 64 * MiB, 'the process sees the 64 MiB budget')
+    t.ok(a.allocated <= 64 * MiB && a.allocated >= 60 * MiB, `and gets no more (${a.allocated} bytes)`)
+  })
+
   t.test('a limit of 12parsecs is refused by docker run with a message naming the annotation and the accepted forms, and nothing is left behind', async t => {
     const cid = cidfile()
     t.teardown(cid.cleanup)

@@ -44,3 +44,16 @@ t.test('success with a NULL pointer from the driver is returned unchanged', asyn
   const a = ask(['cuMemAlloc:12000:0'], { FAKE_CUDA_PROC_NULL: 'cuMemAlloc' });
   t.match(a['cuMemAlloc:12000:0'], { rc: 0, status: 0, from: 'null' });
 });
+
+t.test('kernel launches, module loads and cuCtxSetLimit are ours through cuGetProcAddress, the per-thread-stream launch included', async (t) => {
+  const a = ask(['cuLaunchKernel:12000:0', 'cuLaunchKernel:12000:2', 'cuLaunchKernelEx:12000:0', 'cuLaunchKernelEx:12000:2',
+    'cuModuleLoadData:12000:0', 'cuCtxSetLimit:12000:0']);
+  t.match(a['cuLaunchKernel:12000:0'], { rc: 0, from: 'libgpumem.so', name: 'cuLaunchKernel' });
+  t.match(a['cuLaunchKernel:12000:2'], { rc: 0, from: 'libgpumem.so', name: 'cuLaunchKernel_ptsz' }, 'flags 2: the _ptsz wrapper');
+  t.match(a['cuLaunchKernelEx:12000:0'], { rc: 0, from: 'libgpumem.so', name: 'cuLaunchKernelEx' });
+  t.match(a['cuLaunchKernelEx:12000:2'], { rc: 0, from: 'libgpumem.so', name: 'cuLaunchKernelEx_ptsz' });
+  t.match(a['cuModuleLoadData:12000:0'], { rc: 0, from: 'libgpumem.so', name: 'cuModuleLoadData' });
+  t.match(a['cuCtxSetLimit:12000:0'], { rc: 0, from: 'libgpumem.so', name: 'cuCtxSetLimit' });
+  const before = ask(['cuLaunchKernelEx:11000:0'])['cuLaunchKernelEx:11000:0'];
+  t.match(before, { rc: 500, from: 'null' }, 'below CUDA 11.6 the driver answers (it has no cuLaunchKernelEx there)');
+});

@@ -44,6 +44,7 @@ struct device_state {
   uint64_t lower;       /* the highest of the readings below it since the last one at or above */
   int lower_streak;     /* how many readings in a row were below it */
   int64_t lower_since;  /* when the first of them was taken (ms, monotonic) */
+  uint64_t tick_prev;   /* the background thread's previous reading */
   uint64_t managed;     /* managed bytes charged: not in NVML's per-process figure */
 };
 
@@ -79,8 +80,9 @@ static void note_unseen(void)
  * could not tell. The state the reading leads to goes to *next, for the caller to keep only if
  * the charge is taken. freed: the caller just gave memory back to the driver (a module it
  * unloaded), so a lower reading is believed at once. */
-static uint64_t target_locked(int dev, int freed, int *seen, struct device_state *next)
+static uint64_t target_locked(int dev, int how, int *seen, struct device_state *next)
 {
+  int freed = how == RECONCILE_FREED;
   struct device_state *d = next;
   *d = devs[dev];
   const struct nvml_real *n = nvml_real();
@@ -93,6 +95,14 @@ static uint64_t target_locked(int dev, int freed, int *seen, struct device_state
   uint64_t explicit_ = used - driver;
   uint64_t visible = explicit_ > d->managed ? explicit_ - d->managed : 0;
   uint64_t excess = proc > visible ? proc - visible : 0;
+  if (how == RECONCILE_TICK) {
+    /* Unprompted growth must show in two ticks in a row: a reading taken while another thread's
+     * call is between the driver and its charge (a pitch wider than reserved, a pool step) is
+     * high for microseconds. What calls make the driver take is measured by those calls. */
+    uint64_t prev = d->tick_prev;
+    d->tick_prev = excess;
+    if (excess > d->excess) excess = prev > d->excess ? (prev < excess ? prev : excess) : d->excess;
+  }
   if (excess >= d->excess || freed) {
     /* What grew since the last reading is (at least in part) what was provisioned for. */
     uint64_t grew = excess > d->excess ? excess - d->excess : 0;
@@ -120,7 +130,7 @@ static int reconcile_locked(int dev, int how)
 {
   int seen;
   struct device_state next;
-  uint64_t t = target_locked(dev, how == RECONCILE_FREED, &seen, &next);
+  uint64_t t = target_locked(dev, how, &seen, &next);
   if (!seen && devs[dev].contexts) note_unseen();
   int rc = budget_set_driver(dev, t, how == RECONCILE_STRICT);
   if (rc == 0) devs[dev] = next;
@@ -153,7 +163,7 @@ static void *run(void *arg)
     pthread_cond_timedwait(&wake, &lock, &until);
     if (stopping) break;
     for (int dev = 0; dev < GPUMEM_MAX_GPUS; dev++)
-      if (devs[dev].contexts) reconcile_locked(dev, RECONCILE_FORCE);
+      if (devs[dev].contexts) reconcile_locked(dev, RECONCILE_TICK);
   }
   pthread_mutex_unlock(&lock);
   return NULL;

@@ -32,7 +32,8 @@ enum reconcile_how {
   RECONCILE_FORCE,  /* charged whatever the budget says: the driver already took it */
   RECONCILE_STRICT, /* -1 when the growth does not fit (charge left as it was), for callers
                      * that can still undo what grew */
-  RECONCILE_FREED   /* the caller just gave driver memory back: a lower figure holds at once */
+  RECONCILE_FREED,  /* the caller just gave driver memory back: a lower figure holds at once */
+  RECONCILE_TICK    /* the background thread: growth must show in two ticks in a row */
 };
 int reconcile_now(int dev, int how);
 

@@ -6,9 +6,11 @@
 #
 #   bash test/gpu/container_path.sh OUT_DIR [LIMIT]      (root; runc on PATH; gpumem installed)
 #
-# GPUMEM_PREFIX: where gpumem is installed (default /usr/local). CP_FILL: the fill run in the
-# container, twice (default: test/gpu/torch_fill.py 256 6; on a machine without a GPU the fake
-# driver's native/build/tests/alloc-until-oom, with CP_ENV='LD_LIBRARY_PATH=<repo>/native/build/fake').
+# GPUMEM_PREFIX: where gpumem is installed (default /usr/local). CP_FILL: the fill `runc exec`
+# runs (default: test/gpu/torch_fill.py 256 6); CP_MAIN_FILL: the container's own, which must
+# still hold its share when the exec'd one fills (default: the same, holding 25 s). On a machine
+# without a GPU: the fake driver's native/build/tests/alloc-until-oom --hold N, with
+# CP_ENV='LD_LIBRARY_PATH=<repo>/native/build/fake'.
 # Writes OUT_DIR/container-path.json; prints it and a verdict line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,7 @@ limit=${2:-4g}
 prefix=${GPUMEM_PREFIX:-/usr/local}
 runtime=$prefix/bin/gpumem-runtime
 fill=${CP_FILL:-python3 $repo/test/gpu/torch_fill.py 256 6}
+main_fill=${CP_MAIN_FILL:-python3 $repo/test/gpu/torch_fill.py 256 25}
 mkdir -p "$out"
 [ -x "$runtime" ] || { echo "container_path: $runtime missing: install gpumem first" >&2; exit 2; }
 
@@ -48,7 +51,7 @@ mount --make-rslave "$work/bundle/rootfs"
 # The spec dockerd would write: annotations, env, no /dev tmpfs (the host's device nodes are in
 # the root already), every device allowed (as --gpus all does through NVIDIA's hook).
 mkdir -p "$work/results"
-python3 - "$work/bundle/config.json" "$limit" "$fill" "${CP_ENV:-}" "$work/results" <<'EOF'
+python3 - "$work/bundle/config.json" "$limit" "$main_fill" "${CP_ENV:-}" "$work/results" <<'EOF'
 import json, os, subprocess, sys, tempfile
 path, limit, fill, extra, results = sys.argv[1:6]
 d = tempfile.mkdtemp()
@@ -95,7 +98,14 @@ if [ "$rc_create" != 0 ]; then
   exit 1
 fi
 "$runtime" --root "$state" start "$id"
-sleep 3 # the main fill takes its share first
+# The main fill takes its share first: wait until the host's reading of the region shows it.
+for _ in $(seq 1 120); do
+  used=$("$prefix/bin/gpumem" ps --format json 2>/dev/null | python3 -c '
+import json, sys
+print(max([json.loads(l).get("used", 0) for l in sys.stdin if l.strip()] or [0]))' || echo 0)
+  [ "$used" -gt 0 ] && break
+  sleep 0.5
+done
 # `docker exec`: a process the spec never named; it loads the interposer through /etc/ld.so.preload.
 exec_json=$("$runtime" --root "$state" exec --env NVIDIA_VISIBLE_DEVICES=all ${CP_ENV:+--env "$CP_ENV"} \
   "$id" sh -c "$fill" 2>"$work/exec.err" | tail -1) || true

@@ -148,4 +148,21 @@ CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX, uns
 CUresult cuCtxSetLimit(CUlimit limit, size_t value);
 CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit);
 
+/* Their pointer types, derived from the prototypes above so no signature is written twice. */
+typedef __typeof__(cuModuleLoad) *cuModuleLoad_fn;
+typedef __typeof__(cuModuleLoadData) *cuModuleLoadData_fn;
+typedef __typeof__(cuModuleLoadDataEx) *cuModuleLoadDataEx_fn;
+typedef __typeof__(cuModuleLoadFatBinary) *cuModuleLoadFatBinary_fn;
+typedef __typeof__(cuModuleUnload) *cuModuleUnload_fn;
+typedef __typeof__(cuLibraryLoadData) *cuLibraryLoadData_fn;
+typedef __typeof__(cuLibraryLoadFromFile) *cuLibraryLoadFromFile_fn;
+typedef __typeof__(cuLibraryUnload) *cuLibraryUnload_fn;
+typedef __typeof__(cuFuncGetAttribute) *cuFuncGetAttribute_fn;
+typedef __typeof__(cuKernelGetAttribute) *cuKernelGetAttribute_fn;
+typedef __typeof__(cuLaunchKernel) *cuLaunchKernel_fn;
+typedef __typeof__(cuLaunchKernelEx) *cuLaunchKernelEx_fn;
+typedef __typeof__(cuLaunchCooperativeKernel) *cuLaunchCooperativeKernel_fn;
+typedef __typeof__(cuCtxSetLimit) *cuCtxSetLimit_fn;
+typedef __typeof__(cuCtxGetLimit) *cuCtxGetLimit_fn;
+
 #endif

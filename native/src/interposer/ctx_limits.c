@@ -2,16 +2,13 @@
  * driver take memory (the stack: the growth times every thread the device runs at once, 264 MiB
  * per KiB on an H200). The growth is reserved before the driver is asked, so a raise that does
  * not fit gets CUDA_ERROR_OUT_OF_MEMORY and the device never holds it. */
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "budget.h"
 #include "device.h"
 #include "export.h"
 #include "local_memory.h"
 #include "reconcile.h"
 #include "symbols.h"
-
-typedef CUresult (*cuCtxSetLimit_fn)(CUlimit limit, size_t value);
-typedef CUresult (*cuCtxGetLimit_fn)(size_t *pvalue, CUlimit limit);
 
 GPUMEM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value)
 {

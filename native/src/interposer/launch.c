@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "../format/config.h"
 #include "budget.h"
 #include "device.h"
@@ -16,20 +16,6 @@
 #include "local_memory.h"
 #include "reconcile.h"
 #include "symbols.h"
-
-typedef CUresult (*cuFuncGetAttribute_fn)(int *pi, CUfunction_attribute attrib, CUfunction f);
-typedef CUresult (*cuKernelGetAttribute_fn)(int *pi, CUfunction_attribute attrib, CUkernel k,
-                                            CUdevice dev);
-typedef CUresult (*cuLaunchKernel_fn)(CUfunction f, unsigned int gx, unsigned int gy,
-                                      unsigned int gz, unsigned int bx, unsigned int by,
-                                      unsigned int bz, unsigned int shared, CUstream s,
-                                      void **params, void **extra);
-typedef CUresult (*cuLaunchKernelEx_fn)(const CUlaunchConfig *config, CUfunction f,
-                                        void **params, void **extra);
-typedef CUresult (*cuLaunchCooperativeKernel_fn)(CUfunction f, unsigned int gx, unsigned int gy,
-                                                 unsigned int gz, unsigned int bx, unsigned int by,
-                                                 unsigned int bz, unsigned int shared, CUstream s,
-                                                 void **params);
 
 /* ---- kernels seen: an insert-only open-addressing set of (kernel, device) keys ------------ */
 

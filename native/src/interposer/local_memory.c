@@ -6,12 +6,10 @@
 
 #include <pthread.h>
 
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "../format/config.h"
 #include "reconcile.h"
 #include "symbols.h"
-
-typedef CUresult (*cuCtxGetLimit_fn)(size_t *pvalue, CUlimit limit);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t per_thread_now[GPUMEM_MAX_GPUS]; /* 0 = not read yet */

@@ -2,31 +2,12 @@
  * at once) the driver puts code on the device inside these calls. What it took is measured
  * right after; a load that no longer fits the budget is unloaded again and refused with
  * CUDA_ERROR_OUT_OF_MEMORY, before anything could run from it. */
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "budget.h"
 #include "device.h"
 #include "export.h"
 #include "reconcile.h"
 #include "symbols.h"
-
-typedef CUresult (*cuModuleLoad_fn)(CUmodule *module, const char *fname);
-typedef CUresult (*cuModuleLoadData_fn)(CUmodule *module, const void *image);
-typedef CUresult (*cuModuleLoadDataEx_fn)(CUmodule *module, const void *image, unsigned int n,
-                                          CUjit_option *options, void **values);
-typedef CUresult (*cuModuleUnload_fn)(CUmodule hmod);
-typedef CUresult (*cuLibraryLoadData_fn)(CUlibrary *library, const void *code,
-                                         CUjit_option *jitOptions, void **jitOptionsValues,
-                                         unsigned int numJitOptions,
-                                         CUlibraryOption *libraryOptions,
-                                         void **libraryOptionValues,
-                                         unsigned int numLibraryOptions);
-typedef CUresult (*cuLibraryLoadFromFile_fn)(CUlibrary *library, const char *fileName,
-                                             CUjit_option *jitOptions, void **jitOptionsValues,
-                                             unsigned int numJitOptions,
-                                             CUlibraryOption *libraryOptions,
-                                             void **libraryOptionValues,
-                                             unsigned int numLibraryOptions);
-typedef CUresult (*cuLibraryUnload_fn)(CUlibrary library);
 
 /* The device whose budget a load is measured against, or -1: no budget or no context. */
 static int load_device(void)
@@ -85,7 +66,7 @@ GPUMEM_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, u
 
 GPUMEM_EXPORT CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin)
 {
-  cuModuleLoadData_fn real = (cuModuleLoadData_fn)symbols_real(SYM_cuModuleLoadFatBinary);
+  cuModuleLoadFatBinary_fn real = (cuModuleLoadFatBinary_fn)symbols_real(SYM_cuModuleLoadFatBinary);
   if (!real) return CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND;
   int dev = load_device();
   return settle_module(real(module, fatCubin), dev, module);

@@ -18,6 +18,7 @@
 #include "../format/config.h"
 #include "../format/size.h"
 #include "../common/cuda.h"
+#include "env_limits.h"
 #include "symbols.h"
 
 #define DEFAULT_STATE_DIR "/run/gpumem"
@@ -44,7 +45,7 @@ static int closed_by_reload;
 /* Standalone percents (GPUMEM_LIMIT=50%) need the device's size; resolved at load when the
  * driver was initialized, else here at the device's first use, from the real driver. Until it
  * is known nothing is granted on that device: a percent never means "no limit". */
-static int env_mode;
+static int env_mode; /* GPUMEM_LIMIT* has a percent */
 static signed char env_pct[GPUMEM_MAX_GPUS]; /* 0 not yet, 1 done, -1 refused */
 static int64_t last_reclaim_ms = -1000;
 
@@ -65,11 +66,6 @@ void budget_say(const char *what)
 }
 
 static void say(const char *what) { budget_say(what); }
-
-#include "env_limits.h"
-
-/* GPUMEM_LIMIT and GPUMEM_LIMIT_<i>: 1 = some found, 0 = none, -1 = invalid (reported). */
-static int limits_from_env(struct gpumem_config *c) { return env_limits_load(c); }
 
 /* Standalone: a private state dir that the whole process tree finds through the environment,
  * marked so that the last process of the tree to leave it removes it. */
@@ -180,8 +176,8 @@ static void init(void)
     snprintf(config_path, sizeof config_path, "%s/config/gpumem.conf", state);
     rc = gpumem_config_load(config_path, &cfg, err, sizeof err);
     if (rc == 1) { /* no config there either: the environment */
-      int env = limits_from_env(&cfg);
-      env_mode = env > 0;
+      int env = env_limits_load(&cfg); /* 1 found, 0 none, -1 invalid (reported) */
+      env_mode = env > 0 && env_limits_have_percent();
       if (env <= 0) {
         mode = env < 0 ? BUDGET_CLOSED : BUDGET_OFF;
         return;
@@ -338,8 +334,7 @@ void budget_note_context(int dev, uint64_t bytes)
  * checks whether any other (living) process still holds a slot. */
 static void remove_private_dir(const char *dir)
 {
-  static const char *const files[] = {"/config/gpumem.conf", "/shared/accounting", "/config",
-                                      "/shared", PRIVATE_MARK, ""};
+  static const char *const files[] = {"/shared/accounting", "/shared", PRIVATE_MARK, ""};
   char path[4200];
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     snprintf(path, sizeof path, "%s%s", dir, files[i]);

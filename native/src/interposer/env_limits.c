@@ -21,7 +21,7 @@ static unsigned char reported[GPUMEM_MAX_GPUS];
 
 static void say(const char *what) { budget_say(what); }
 
-static int any_percent(void)
+int env_limits_have_percent(void)
 {
   if (env.all.percent_num) return 1;
   for (int d = 0; d < GPUMEM_MAX_GPUS; d++)
@@ -80,6 +80,6 @@ int env_limits_load(struct gpumem_config *c)
   if (!found) return 0;
   c->limit_all = env.all.bytes;
   for (int d = 0; d < GPUMEM_MAX_GPUS; d++) c->limit_per_gpu[d] = env.per_gpu[d].bytes;
-  if (any_percent() && resolve_now(c) < 0) return -1;
+  if (env_limits_have_percent() && resolve_now(c) < 0) return -1;
   return 1;
 }

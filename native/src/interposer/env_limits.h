@@ -9,9 +9,12 @@
 /* Reads the process environment with the one limit grammar (src/format/limit.h). Sizes go into
  * c; percents are kept here and, when the driver is already initialized (the usual case: the
  * first wrapped call comes after cuInit), resolved at once against every device's real size into
- * c->limit_per_gpu, so the config a standalone process writes for its children holds them.
+ * c->limit_per_gpu; otherwise budget.c resolves them at each device's first use.
  * 1 = some limit found, 0 = none, -1 = invalid (one `gpumem: ...` line printed). */
 int env_limits_load(struct gpumem_config *c);
+
+/* Whether any GPUMEM_LIMIT* read by env_limits_load is a percent. */
+int env_limits_have_percent(void);
 
 /* The budget a GPUMEM_LIMIT* percent gives device dev of device_total bytes (its real size, from
  * the driver's own cuDeviceTotalMem_v2): 1 with *bytes set, when a percent is dev's limit

@@ -72,12 +72,9 @@ static void mark_seen(uintptr_t key)
   }
 }
 
-static int launched_on[GPUMEM_MAX_GPUS]; /* a first launch returned on the device */
-
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void after_fork_child(void)
 {
-  for (int d = 0; d < GPUMEM_MAX_GPUS; d++) launched_on[d] = 0;
   /* The child's kernels must load again in its own contexts. */
   uintptr_t *t = seen;
   seen = NULL;
@@ -148,8 +145,7 @@ static int before_first(CUfunction f, int dev_hint, struct first_launch *fl)
    * (the bulk of its code) needs room for it, and none loads on top of a budget already passed
    * (by code loaded at an earlier launch while full, charged after it). */
   uint64_t used, limit = budget_limit(dev, &used);
-  uint64_t need = __atomic_load_n(&launched_on[dev], __ATOMIC_RELAXED)
-                    ? 0 : reconcile_first_launch_need(dev); /* the process's first: its bulk */
+  uint64_t need = reconcile_first_launch_need(dev); /* the process's first: its bulk; then 0 */
   if (limit && (used > limit || need > limit - used)) {
     fl->dev = -1;
     return -1;
@@ -168,8 +164,7 @@ static CUresult after_first(CUresult rc, uintptr_t key, const struct first_launc
     return rc;
   }
   mark_seen(key);
-  if (!__atomic_exchange_n(&launched_on[fl->dev], 1, __ATOMIC_RELAXED))
-    reconcile_first_launch(fl->dev);
+  reconcile_first_launch(fl->dev);
   reconcile_now(fl->dev, RECONCILE_FORCE);
   return rc;
 }

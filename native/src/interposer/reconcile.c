@@ -36,8 +36,8 @@
 
 struct device_state {
   int contexts;         /* our live contexts on the device */
-  int launched;         /* a kernel ran on it: the reserve for the first launch's code is over */
-  uint64_t reserve;     /* room the first launch must find free (0 once one ran) */
+  int launched;         /* a kernel ran on it (for the process's life): no more first-launch room */
+  uint64_t reserve;     /* room the process's first launch must find free */
   uint64_t headroom;    /* held back above the measured figure */
   uint64_t pending;     /* provisioned growth that NVML has not shown yet */
   uint64_t excess;      /* NVML's figure beyond our visible charges, as charged */
@@ -260,7 +260,6 @@ void reconcile_context_down(int dev)
     /* The driver freed what it took for the context's code and local memory with it. */
     d->pending = d->excess = 0;
     d->reserve = d->headroom = 0;
-    d->launched = 0;
     budget_set_driver(dev, 0, 0);
   }
   pthread_mutex_unlock(&lock);

@@ -29,7 +29,7 @@ export const ACCEPTED_VALUES =
 const ACCEPTED_KEYS = `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${MAX_GPU_INDEX}>`;
 
 /** A message from the C grammar becomes the one line `docker run` shows. */
-function limitError(e: unknown): unknown {
+export function limitError(e: unknown): unknown {
   return e instanceof NativeError ? new LimitError(`gpumem: ${e.message}`) : e;
 }
 

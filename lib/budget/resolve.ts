@@ -1,6 +1,6 @@
 /** Turns a container's request into the budgets the interposer enforces, per GPU. */
-import { NativeError, percentBytes, type InterposerConfig } from '../ffi/native.js';
-import { LimitError, type Limit, type LimitRequest } from './request.js';
+import { percentBytes, type InterposerConfig } from '../ffi/native.js';
+import { LimitError, limitError, type Limit, type LimitRequest } from './request.js';
 
 /** Physical memory of the host's GPUs by container index, when known (NVML). */
 export type GpuSizes = ReadonlyMap<number, number> | undefined;
@@ -28,7 +28,7 @@ function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: 
     // In C, like the interposer's own percents: one rounding rule, and 0 bytes refused.
     return percentBytes(what, limit, gpu, gpuBytes);
   } catch (e) {
-    throw e instanceof NativeError ? new LimitError(`gpumem: ${e.message}`) : e;
+    throw limitError(e);
   }
 }
 

@@ -21,8 +21,7 @@ type Host = {
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
-  gpumem_accounting_usage: (path: string, used: Buffer, n: number, live: Buffer, err: Buffer, errlen: number) => number;
-  gpumem_accounting_driver: (path: string, driver: Buffer, n: number, unseen: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
 };
 
 let host: Host | undefined;
@@ -42,8 +41,7 @@ function lib(): Host {
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
-      gpumem_accounting_usage: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
-      gpumem_accounting_driver: ['int', ['string', 'pointer', 'int', 'pointer', 'pointer', 'int']],
+      gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
     }) as unknown as Host;
   } catch (e) {
     throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
@@ -230,10 +228,10 @@ export function accountingUsage(path: string): Usage {
   const used = Buffer.alloc(8 * MAX_GPUS);
   const live = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
-  check(lib().gpumem_accounting_usage(path, used, MAX_GPUS, live, err, ERR_LEN), err);
   const driver = Buffer.alloc(8 * MAX_GPUS);
   const unseen = Buffer.alloc(4);
-  check(lib().gpumem_accounting_driver(path, driver, MAX_GPUS, unseen, err, ERR_LEN), err);
+  // One reading for both figures: two would each copy the region, and could disagree.
+  check(lib().gpumem_accounting_report(path, used, driver, MAX_GPUS, live, unseen, err, ERR_LEN), err);
   return {
     usedPerGpu: perGpuMap(used),
     driverPerGpu: perGpuMap(driver),

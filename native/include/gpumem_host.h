@@ -50,13 +50,15 @@ int gpumem_accounting_create(const char *path, char *err, int errlen);
 int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n, int *live_processes,
                             char *err, int errlen);
 
-/* The same reading, the driver-taken part: driver_per_gpu[0..n-1] gets what of each GPU's charge
- * is memory the driver took without an allocation call (code, local memory, heap), as the
- * container's processes measured it from NVML; *unseen_processes the number of processes for
- * which NVML shows no per-process figure (drivers before 565, or no NVML), whose driver-taken
- * memory is not charged. Container-written numbers: a report, never proof (see DESIGN). */
-int gpumem_accounting_driver(const char *path, uint64_t *driver_per_gpu, int n,
-                             int *unseen_processes, char *err, int errlen);
+/* The same, in one reading, with the driver-taken part: used_per_gpu[0..n-1] as above,
+ * driver_per_gpu[0..n-1] what of each GPU's charge is memory the driver took without an
+ * allocation call (code, local memory, heap), as the container's processes measured it from
+ * NVML; *live_processes as above; *unseen_processes the number of processes for which NVML shows
+ * no per-process figure (drivers before 565, or no NVML), whose driver-taken memory is not
+ * charged. Container-written numbers: a report, never proof (see DESIGN). */
+int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu, uint64_t *driver_per_gpu,
+                             int n, int *live_processes, int *unseen_processes, char *err,
+                             int errlen);
 
 /* Parses a size as `docker run --memory` does: a number (fraction allowed: 1.5g) with an
  * optional unit b, k, m, g, t or p, optionally followed by i and/or b (kib, kb, ki),

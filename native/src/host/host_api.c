@@ -2,7 +2,6 @@
 #include "gpumem_host.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../format/accounting.h"
@@ -77,20 +76,23 @@ EXPORT int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int
   return gpumem_accounting_read_usage(path, used_per_gpu, n, live_processes, err, errlen);
 }
 
-EXPORT int gpumem_accounting_driver(const char *path, uint64_t *driver_per_gpu, int n,
+EXPORT int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu,
+                                    uint64_t *driver_per_gpu, int n, int *live_processes,
                                     int *unseen_processes, char *err, int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
-  if (n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !driver_per_gpu))
-    return bad_args(err, errlen, "n must be 0..64 with a buffer");
-  struct gpumem_usage *u = malloc(sizeof *u);
-  if (!u) return bad_args(err, errlen, "out of memory");
-  int rc = gpumem_accounting_read(path, u, err, errlen);
+  if (n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && (!used_per_gpu || !driver_per_gpu)))
+    return bad_args(err, errlen, "n must be 0..64 with both buffers");
+  struct gpumem_usage u;
+  int rc = gpumem_accounting_read(path, &u, err, errlen);
   if (!rc) {
-    for (int g = 0; g < n; g++) driver_per_gpu[g] = u->driver[g];
-    if (unseen_processes) *unseen_processes = u->driver_unseen;
+    for (int g = 0; g < n; g++) {
+      used_per_gpu[g] = u.used[g];
+      driver_per_gpu[g] = u.driver[g];
+    }
+    if (live_processes) *live_processes = u.slots_used;
+    if (unseen_processes) *unseen_processes = u.driver_unseen;
   }
-  free(u);
   return rc;
 }
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appRoot, interposerPath, nativeBuild } from '../lib/paths.js';
-import { paired, type Paired } from './paired.js';
+import { paired, type Paired, type Progress } from './paired.js';
 
 export interface InterposerCase {
   /** launch: cuLaunchKernel of one kernel (fake driver only), one launch a "pair". */
@@ -38,7 +38,7 @@ function nsPerPair(c: InterposerCase, env: NodeJS.ProcessEnv): number {
 }
 
 /** `fake`: the test double (isolates the interposer's own cost); `real`: the host's libcuda.so.1. */
-export function benchInterposer(c: InterposerCase, driver: 'fake' | 'real', rounds: number, progress: (i: number) => void): Paired {
+export function benchInterposer(c: InterposerCase, driver: 'fake' | 'real', rounds: number, progress: Progress): Paired {
   const base: NodeJS.ProcessEnv = { ...process.env };
   delete base.LD_PRELOAD;
   if (driver === 'fake') base.LD_LIBRARY_PATH = join(nativeBuild(), 'fake');

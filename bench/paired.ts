@@ -13,7 +13,10 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-export function paired(rounds: number, baseline: () => number, candidate: () => number, progress: (i: number) => void): Paired {
+/** progress(i) before round i; progress(i, [baseline, candidate]) once it is done, so a log cut short keeps its rounds. */
+export type Progress = (i: number, done?: readonly [number, number]) => void;
+
+export function paired(rounds: number, baseline: () => number, candidate: () => number, progress: Progress): Paired {
   const b: number[] = [];
   const c: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -26,6 +29,7 @@ export function paired(rounds: number, baseline: () => number, candidate: () => 
       b.push(baseline());
       c.push(candidate());
     }
+    progress(i, [b[i] as number, c[i] as number]);
   }
   const mb = median(b);
   const mc = median(c);

@@ -29,9 +29,11 @@ interface Row extends Paired {
 }
 const rows: Row[] = [];
 // Progress on stderr: a rewritten line on a terminal, one line per case in a log.
-const progress = (name: string) => (i: number) => {
-  if (process.stderr.isTTY) process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
-  else if (i === 0) process.stderr.write(`${name}: ${args.rounds} paired rounds\n`);
+const progress = (name: string) => (i: number, done?: readonly [number, number]) => {
+  if (process.stderr.isTTY) {
+    if (!done) process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
+  } else if (!done && i === 0) process.stderr.write(`${name}: ${args.rounds} paired rounds\n`);
+  else if (done) process.stderr.write(`  round ${i + 1}: baseline ${done[0].toFixed(1)}, gpumem ${done[1].toFixed(1)}\n`);
 };
 
 const paths: ('driver' | 'cudart')[] = ['driver'];

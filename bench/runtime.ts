@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot } from '../lib/paths.js';
-import { paired, type Paired } from './paired.js';
+import { paired, type Paired, type Progress } from './paired.js';
 
 const WORK = '/tmp/gpumem-bench';
 
@@ -57,7 +57,7 @@ function lifecycleMs(runtime: string, dir: string): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-export function benchRuntime(runtime: string, limited: boolean, rounds: number, progress: (i: number) => void): Paired {
+export function benchRuntime(runtime: string, limited: boolean, rounds: number, progress: Progress): Paired {
   mkdirSync(WORK, { recursive: true });
   const plain = bundle('plain', {});
   const candidate = limited ? bundle('limited', { 'gpumem.io/limit': '1g' }) : plain;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appRoot, interposerPath } from '../lib/paths.js';
-import { paired, type Paired } from './paired.js';
+import { paired, type Paired, type Progress } from './paired.js';
 
 function stepsPerSecond(env: NodeJS.ProcessEnv, steps: number): number {
   const r = spawnSync('python3', [join(appRoot(), 'bench', 'gpu', 'train_loop.py'), String(steps)], { env, encoding: 'utf8' });
@@ -12,7 +12,7 @@ function stepsPerSecond(env: NodeJS.ProcessEnv, steps: number): number {
   return (JSON.parse(r.stdout.trim().split('\n').pop() as string) as { steps_per_s: number }).steps_per_s;
 }
 
-export function benchTraining(rounds: number, steps: number, progress: (i: number) => void): Paired {
+export function benchTraining(rounds: number, steps: number, progress: Progress): Paired {
   const state = mkdtempSync(join(tmpdir(), 'gpumem-bench-'));
   const base: NodeJS.ProcessEnv = { ...process.env };
   delete base.LD_PRELOAD;

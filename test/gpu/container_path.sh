@@ -7,8 +7,9 @@
 #   bash test/gpu/container_path.sh OUT_DIR [LIMIT]      (root; runc on PATH; gpumem installed)
 #
 # GPUMEM_PREFIX: where gpumem is installed (default /usr/local). CP_FILL: the fill `runc exec`
-# runs (default: test/gpu/torch_fill.py 256 6); CP_MAIN_FILL: the container's own, which must
-# still hold its share when the exec'd one fills (default: the same, holding 25 s). On a machine
+# runs until refused (default: test/gpu/torch_fill.py 256 6); CP_MAIN_FILL: the container's own,
+# which takes half the budget first and still holds it while the exec'd one fills (default: the
+# same, stopping at half the limit and holding 25 s). On a machine
 # without a GPU: the fake driver's native/build/tests/alloc-until-oom --hold N, with
 # CP_ENV='LD_LIBRARY_PATH=<repo>/native/build/fake'.
 # Writes OUT_DIR/container-path.json; prints it and a verdict line.
@@ -19,8 +20,9 @@ out=${1:?usage: container_path.sh OUT_DIR [LIMIT]}
 limit=${2:-4g}
 prefix=${GPUMEM_PREFIX:-/usr/local}
 runtime=$prefix/bin/gpumem-runtime
+case $limit in *[gG]) limit_mib=$((${limit%?} * 1024)) ;; *) limit_mib=${limit%[mM]} ;; esac
 fill=${CP_FILL:-python3 $repo/test/gpu/torch_fill.py 256 6}
-main_fill=${CP_MAIN_FILL:-python3 $repo/test/gpu/torch_fill.py 256 25}
+main_fill=${CP_MAIN_FILL:-python3 $repo/test/gpu/torch_fill.py 256 25 $((limit_mib / 2))}
 mkdir -p "$out"
 [ -x "$runtime" ] || { echo "container_path: $runtime missing: install gpumem first" >&2; exit 2; }
 
@@ -136,7 +138,10 @@ m, e = load(main), load(exe)
 alloc = sum((r or {}).get("allocated", 0) for r in (m, e)) >> 20
 r = {"limit": limit, "main": m, "exec": e, "together_mib": alloc, "host_peak_mib": int(peak),
      "state_dirs_while_running": int(during), "state_dirs_after_delete": int(after), "exec_stderr": err}
-r["ok"] = bool(m and e and m.get("total") == lim << 20 and int(peak) <= lim and alloc <= lim and int(after) == 0)
+# Both processes on one budget: the exec'd one is refused (a clean OOM) while the main one still
+# holds its share, and together they stay under the limit, as the host sees it too.
+r["ok"] = bool(m and e and m.get("total") == lim << 20 and e.get("error") and m.get("allocated", 0) > 0
+               and int(peak) <= lim and alloc <= lim and int(after) == 0)
 json.dump(r, open(path, "w"))
 print(json.dumps(r))
 print("container path:", "pass" if r["ok"] else "FAIL", f"(host peak {peak} MiB of {lim}, main+exec {alloc} MiB)")

@@ -1,5 +1,6 @@
 #!/bin/sh
-# install.sh: install gpumem on this host (once per host, as root) and register it with Docker.
+# install.sh: install gpumem on this host (once per host, as root), start its agent and register
+# it with Docker.
 #   sudo ./install.sh [--prefix DIR] [--default] [--daemon-json FILE] [--dockerd-pidfile FILE]
 #   sudo ./install.sh --uninstall [--prefix DIR] [--dockerd-pidfile FILE]
 set -eu
@@ -14,8 +15,9 @@ usage() {
   cat <<USAGE
 Usage: sudo ./install.sh [OPTIONS]
 
-Builds gpumem, installs it under PREFIX/lib/gpumem (commands in PREFIX/bin) and registers the
-Docker runtime "gpumem" in daemon.json (merged: other keys kept, a backup written, atomic).
+Builds gpumem, installs it under PREFIX/lib/gpumem (commands in PREFIX/bin), starts the gpumem
+agent (a systemd service where systemd runs, else a background process) and registers the Docker
+runtime "gpumem" in daemon.json (merged: other keys kept, a backup written, atomic).
 
 Options:
   --prefix DIR            install under DIR (default /usr/local)
@@ -77,9 +79,86 @@ reload_dockerd() {
   echo "      warning: dockerd did not confirm the reload; check 'docker info' and its log" >&2
 }
 
+UNIT=/etc/systemd/system/gpumem-agent.service
+has_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+# The pid of the running agent (any install's: its command line says so), or nothing; with an
+# argument, only an agent installed under that directory.
+running_agent() { # [APP]
+  p=
+  [ -s "$AGENT_PID" ] && p=$(cat "$AGENT_PID" 2>/dev/null)
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
+  cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
+  case "$cmd" in *"${1:-}"*"gpumem.js agent"*) echo "$p" ;; esac
+}
+our_agent() { running_agent "$APP/"; }
+
+stop_pid() {
+  kill "$1" 2>/dev/null || return 0
+  i=0
+  while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+stop_agent() {
+  if has_systemd && [ -f "$UNIT" ] && grep -q "$APP/" "$UNIT"; then
+    systemctl disable --now gpumem-agent.service >/dev/null 2>&1 || true
+    rm -f "$UNIT"
+    systemctl daemon-reload
+    echo "      stopped and removed the gpumem-agent service"
+    return 0
+  fi
+  p=$(our_agent)
+  [ -n "$p" ] || { echo "      no agent of this install running"; return 0; }
+  stop_pid "$p"
+  echo "      stopped the agent (pid $p)"
+}
+
+start_agent() {
+  mkdir -p "$STATE_ROOT"
+  chmod 755 "$STATE_ROOT"
+  if has_systemd; then
+    cat >"$UNIT" <<UNITFILE
+[Unit]
+Description=gpumem agent: decides GPU memory budgets for the gpumem container runtime
+Documentation=file://$APP/README.md
+Before=docker.service containerd.service
+
+[Service]
+ExecStart=$APP/bin/gpumem agent
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+UNITFILE
+    systemctl daemon-reload
+    systemctl enable gpumem-agent.service >/dev/null 2>&1
+    systemctl restart gpumem-agent.service
+  else
+    # No systemd: a background process (the shim decides in-process while none runs).
+    # The running agent, this install's earlier one or another install's: this one takes over.
+    old=$(running_agent)
+    [ -z "$old" ] || stop_pid "$old"
+    rm -f "$AGENT_SOCKET"
+    setsid "$APP/bin/gpumem" agent </dev/null >>/var/log/gpumem-agent.log 2>&1 &
+  fi
+  i=0
+  while [ ! -S "$AGENT_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -S "$AGENT_SOCKET" ] || die "the gpumem agent did not start; see /var/log/gpumem-agent.log (or journalctl -u gpumem-agent)"
+  echo "      agent listening on $AGENT_SOCKET (pid $(cat "$AGENT_PID" 2>/dev/null))"
+}
+
+# The layout as the C side defines it (native/src/common/layout.h), read through the built code.
+layout() { # DIST_DIR
+  "$NODE" --input-type=module -e "import { stateRoot, agentSocket, agentPidfile } from '$1/lib/layout.js'; console.log([stateRoot(), agentSocket(), agentPidfile()].join(' '))"
+}
+
 if [ "$UNINSTALL" = 1 ]; then
   [ -d "$APP" ] || die "gpumem is not installed under $PREFIX (no $APP)"
-  STEPS=3
+  NODE=$(sed -n "s/^exec '\([^']*\)' .*/\1/p" "$APP/bin/gpumem")
+  set -- $(layout "$APP/dist")
+  STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
+  STEPS=4
   step "unregistering the runtime from daemon.json"
   if [ -f "$RECORD" ]; then
     # dockerd keeps keys a reload does not name: hand the default back first, then restore the file.
@@ -92,6 +171,8 @@ if [ "$UNINSTALL" = 1 ]; then
   fi
   step "reloading dockerd"
   reload_dockerd '{{json .Runtimes}}' -v '"gpumem"'
+  step "stopping the agent"
+  stop_agent
   step "removing $APP"
   for b in gpumem gpumem-runtime gpumem-hook; do
     [ -L "$PREFIX/bin/$b" ] && rm -f "$PREFIX/bin/$b"
@@ -101,7 +182,7 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-STEPS=6
+STEPS=7
 step "checking tools"
 NODE=$(command -v node) || die "node (>= 20) is required; install Node.js 20 or later"
 "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
@@ -131,9 +212,10 @@ cp -R node_modules "$STAGE/node_modules"
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 [ -f "$RECORD" ] && cp "$RECORD" "$STAGE/install-record.json"
 echo /usr/local/lib/gpumem/libgpumem.so >"$STAGE/share/ld.so.preload"
-for b in gpumem gpumem-hook; do
-  printf '#!/bin/sh\nexec %s %s/dist/hook/%s.js "$@"\n' "'$NODE'" "'$APP'" "$b" >"$STAGE/bin/$b"
-done
+printf '#!/bin/sh\nexec %s %s/dist/hook/gpumem.js "$@"\n' "'$NODE'" "'$APP'" >"$STAGE/bin/gpumem"
+cp native/build/gpumem-create "$STAGE/bin/gpumem-create"
+set -- $(layout "$STAGE/dist")
+STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
 
 step "registering the runtime in $DAEMON_JSON"
 mkdir -p "$(dirname "$DAEMON_JSON")"
@@ -141,16 +223,20 @@ LOWER=$("$NODE" "$STAGE/dist/hook/gpumem.js" daemon-json register --file "$DAEMO
   --runtime-path "$PREFIX/bin/gpumem-runtime" --record "$STAGE/install-record.json" \
   $([ "$DEFAULT" = 1 ] && echo --default))
 [ -n "$LOWER" ] || LOWER=$RUNC
-sed -e "s|@NODE@|$NODE|" -e "s|@APP@|$APP|" -e "s|@LOWER@|$LOWER|" hook/gpumem-runtime.sh >"$STAGE/bin/gpumem-runtime"
+sed -e "s|@NODE@|$NODE|" -e "s|@APP@|$APP|" -e "s|@LOWER@|$LOWER|" -e "s|@STATE@|$STATE_ROOT|" \
+  -e "s|@SOCKET@|$AGENT_SOCKET|" hook/gpumem-runtime.sh >"$STAGE/bin/gpumem-runtime"
 chmod 755 "$STAGE"/bin/*
 rm -rf "$APP.old"
 [ -d "$APP" ] && mv "$APP" "$APP.old"
 mv "$STAGE" "$APP"
 trap - EXIT
 rm -rf "$APP.old"
-for b in gpumem gpumem-runtime gpumem-hook; do ln -sf "$APP/bin/$b" "$PREFIX/bin/$b"; done
-mkdir -p /run/gpumem
+[ -L "$PREFIX/bin/gpumem-hook" ] && rm -f "$PREFIX/bin/gpumem-hook" # earlier installs' prestart/poststop hook
+for b in gpumem gpumem-runtime; do ln -sf "$APP/bin/$b" "$PREFIX/bin/$b"; done
 echo "      runtime gpumem -> $PREFIX/bin/gpumem-runtime (lower runtime $LOWER)"
+
+step "starting the agent"
+start_agent
 
 step "reloading dockerd"
 reload_dockerd '{{json .Runtimes}}' '"gpumem"'

@@ -1,15 +1,8 @@
-/** Node half of `gpumem-runtime create` (the sh entry calls it only for specs that mention a limit). */
-import { parseRuntimeArgs } from '../lib/oci/runtime-args.js';
-import { prepareBundle } from '../lib/runtime/create.js';
-import { reportToEngine } from '../lib/runtime/runc-log.js';
+/** `gpumem-runtime create` decided in-process: the sh entry runs this only when no agent answered (slow: a Node start). */
+import { hostGpus } from '../lib/ffi/native.js';
+import { create } from '../lib/runtime/create.js';
+import { log } from '../lib/log.js';
 
-const args = parseRuntimeArgs(process.argv.slice(2), process.cwd());
-try {
-  if (args.subcommand !== 'create' || !args.containerId) {
-    throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" (the sh entry passes everything else to runc)');
-  }
-  prepareBundle(args.bundle, args.containerId);
-} catch (e) {
-  reportToEngine(args.log, (e as Error).message);
-  process.exit(1);
-}
+log().warn({ argv: process.argv.slice(2) }, 'gpumem agent not answering: deciding in-process (a Node start per limited container)');
+const outcome = create(process.argv.slice(2), process.cwd(), hostGpus);
+process.exit(outcome.ok ? 0 : 1);

@@ -2,6 +2,7 @@
 /** gpumem: the operator's command line. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { agentCommand } from '../lib/cli/agent-command.js';
 import { daemonJsonCommand } from '../lib/cli/daemon-json-command.js';
 import { psCommand } from '../lib/cli/ps-command.js';
 import { updateCommand } from '../lib/cli/update-command.js';
@@ -13,6 +14,7 @@ const fail = (message: string): never => {
 };
 
 let cli = yargs(hideBin(process.argv)).scriptName('gpumem').strict().demandCommand(1).help();
+cli = agentCommand(cli);
 cli = daemonJsonCommand(cli);
 cli = psCommand(cli);
 cli = updateCommand(cli);

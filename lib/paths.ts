@@ -20,19 +20,7 @@ export const nativeBuild = (): string => join(appRoot(), 'native', 'build');
 export const interposerPath = (): string => join(nativeBuild(), 'libgpumem.so');
 /** The C API driven through FFI (formats, size grammar). */
 export const hostLibraryPath = (): string => join(nativeBuild(), 'libgpumem-host.so');
-/** The hook executable runc runs; install.sh generates it. */
-export const hookExecutable = (): string => join(appRoot(), 'bin', 'gpumem-hook');
+/** The runtime shim's client of the agent (native/src/client). */
+export const createClientPath = (): string => join(nativeBuild(), 'gpumem-create');
 /** The one-line /etc/ld.so.preload mounted into containers; install.sh generates it. */
 export const preloadFile = (): string => join(appRoot(), 'share', 'ld.so.preload');
-
-/** Host-side root of per-container state (tmpfs: gone at reboot, like the containers). */
-export const stateRoot = (): string => process.env.GPUMEM_STATE_ROOT ?? '/run/gpumem';
-
-/** Paths inside the container; the interposer looks here (native/src defines the same). */
-export const container = {
-  interposer: '/usr/local/lib/gpumem/libgpumem.so',
-  preload: '/etc/ld.so.preload',
-  stateDir: '/run/gpumem',
-  configDir: '/run/gpumem/config',
-  accounting: '/run/gpumem/shared/accounting',
-} as const;

@@ -1,6 +1,6 @@
 /** Finds a limited container's state directory from a full id or a unique prefix, as docker does. */
 import { readdirSync } from 'node:fs';
-import { stateRoot } from './paths.js';
+import { stateRoot } from './layout.js';
 import { stateDir, type StateDir } from './state.js';
 
 export function limitedContainers(): string[] {

@@ -1,7 +1,7 @@
 /** Each container's host-side state directory: its interposer config (mounted read-only) and its shared accounting region. */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { stateRoot } from './paths.js';
+import { relative, reservedNames, stateRoot } from './layout.js';
 
 // runc's own rule for ids; it also keeps an id from naming a path outside the state root.
 const ID = /^[\w+\-.]+$/;
@@ -20,19 +20,20 @@ export function stateDir(containerId: string): StateDir {
   if (!ID.test(containerId) || containerId === '.' || containerId === '..') {
     throw new Error(`gpumem: container id "${containerId}" is not a valid runc id`);
   }
+  if (reservedNames().includes(containerId)) {
+    throw new Error(`gpumem: container id "${containerId}" is a name gpumem keeps for itself under ${stateRoot()}; use another id`);
+  }
   const root = join(stateRoot(), containerId);
-  const configDir = join(root, 'config');
-  const sharedDir = join(root, 'shared');
   return {
     root,
-    configDir,
-    configFile: join(configDir, 'gpumem.conf'),
-    sharedDir,
-    accountingFile: join(sharedDir, 'accounting'),
+    configDir: join(root, relative.configDir()),
+    configFile: join(root, relative.configFile()),
+    sharedDir: join(root, relative.sharedDir()),
+    accountingFile: join(root, relative.accountingFile()),
   };
 }
 
-/** Creates the empty directories runc bind-mounts; the prestart hook fills them. */
+/** Creates the empty directories runc bind-mounts. */
 export function createStateDir(dir: StateDir): void {
   mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
   // runc ids are unique among live containers: anything here is a crashed run's leftover.

@@ -1,6 +1,6 @@
 /** What a container asks for: its gpumem.io/ annotations, or GPUMEM_ variables where the engine has no annotations. */
 
-import { envLimits, NativeError, parseLimit as parseLimitValue, type Limit } from '../ffi/native.js';
+import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue, type Limit } from '../ffi/native.js';
 
 /** A limit as written: bytes, or a percent of the GPU's physical memory (parsed in C). */
 export type { Limit };
@@ -21,12 +21,11 @@ export class LimitError extends Error {
 
 export const ANNOTATION_PREFIX = 'gpumem.io/';
 const ANNOTATION_LIMIT = 'gpumem.io/limit';
-const MAX_GPU_INDEX = 63;
 
 /** The accepted values, as the C grammar's messages end (GPUMEM_LIMIT_HELP in native/src/format/limit.h). */
 export const ACCEPTED_VALUES =
   'a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%';
-const ACCEPTED_KEYS = `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${MAX_GPU_INDEX}>`;
+const acceptedKeys = (): string => `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${maxGpus() - 1}>`;
 
 /** A message from the C grammar becomes the one line `docker run` shows. */
 export function limitError(e: unknown): unknown {
@@ -45,7 +44,7 @@ function parseLimit(what: string, value: string): Limit {
 function gpuIndex(text: string): number | undefined {
   if (!/^\d{1,2}$/.test(text)) return undefined;
   const i = Number(text);
-  return i <= MAX_GPU_INDEX ? i : undefined;
+  return i < maxGpus() ? i : undefined;
 }
 
 function fromAnnotations(annotations: Record<string, string>): LimitRequest | undefined {
@@ -60,7 +59,7 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
       continue;
     }
     const i = key.startsWith(ANNOTATION_LIMIT + '.') ? gpuIndex(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
-    if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${ACCEPTED_KEYS}`);
+    if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedKeys()}`);
     req.perGpu.set(i, parseLimit(what, value));
   }
   return req;

@@ -1,6 +1,6 @@
 /** `gpumem update CONTAINER --limit 8g`: change a running container's GPU memory budget, like docker update. */
 import type { Argv } from 'yargs';
-import { parseSize, readConfig, updateBudget } from '../ffi/native.js';
+import { maxGpus, parseSize, readConfig, updateBudget } from '../ffi/native.js';
 import { ACCEPTED_VALUES } from '../budget/request.js';
 import { findContainer } from '../state-lookup.js';
 import { log } from '../log.js';
@@ -28,7 +28,7 @@ export function updateCommand(y: Argv): Argv {
       const perGpu = new Map<number, number>();
       for (const g of a['gpu-limit'] ?? []) {
         const m = /^(\d{1,2})=(.+)$/.exec(g);
-        if (!m || Number(m[1]) > 63) throw new Error(`gpumem: --gpu-limit "${g}" is not INDEX=SIZE with INDEX 0-63, e.g. 1=4g`);
+        if (!m || Number(m[1]) >= maxGpus()) throw new Error(`gpumem: --gpu-limit "${g}" is not INDEX=SIZE with INDEX 0-${maxGpus() - 1}, e.g. 1=4g`);
         perGpu.set(Number(m[1]), bytes(`--gpu-limit ${m[1]}`, m[2] as string));
       }
       // Resolve every name first: an ambiguous one must not leave the others half-updated.

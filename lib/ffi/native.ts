@@ -7,8 +7,6 @@ import ffi from '@2060.io/ffi-napi';
 import ref from '@2060.io/ref-napi';
 import { hostLibraryPath } from '../paths.js';
 
-/** Most GPUs a config or region describes (GPUMEM_MAX_GPUS in C). */
-export const MAX_GPUS = 64;
 const ERR_LEN = 512;
 
 type Host = {
@@ -22,6 +20,7 @@ type Host = {
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_constant: (name: string) => string | null;
 };
 
 let host: Host | undefined;
@@ -42,12 +41,24 @@ function lib(): Host {
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
+      gpumem_constant: ['string', ['string']],
     }) as unknown as Host;
   } catch (e) {
     throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
   }
   return host;
 }
+
+/** A name or number the C side defines (native/src/common/layout.h, the agent protocol, max_gpus). */
+export function constant(name: string): string {
+  const value = lib().gpumem_constant(name);
+  if (value === null) throw new NativeError(`gpumem: ${hostLibraryPath()} defines no constant "${name}" (rebuild: npm run build)`);
+  return value;
+}
+
+/** Most GPUs a config or region describes (GPUMEM_MAX_GPUS in C). */
+let max: number | undefined;
+export const maxGpus = (): number => (max ??= Number(constant('max_gpus')));
 
 /** A failure the C side described in one line. */
 export class NativeError extends Error {
@@ -103,16 +114,16 @@ export function envLimits(env: readonly string[]): { found: boolean; all?: Limit
   // A char *[] for C: each string its own NUL-terminated buffer, kept alive by the array.
   const array = Buffer.alloc(8 * Math.max(1, env.length));
   env.forEach((kv, i) => ref.writePointer(array, 8 * i, ref.allocCString(kv)));
-  const limits = Buffer.alloc(8 * LIMIT_WORDS * (MAX_GPUS + 1));
+  const limits = Buffer.alloc(8 * LIMIT_WORDS * (maxGpus() + 1));
   const found = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_env_limits(array, env.length, limits, found, err, ERR_LEN), err);
   const perGpu = new Map<number, Limit>();
-  for (let i = 0; i < MAX_GPUS; i++) {
+  for (let i = 0; i < maxGpus(); i++) {
     const l = limitAt(limits, i);
     if (l) perGpu.set(i, l);
   }
-  const all = limitAt(limits, MAX_GPUS);
+  const all = limitAt(limits, maxGpus());
   return { found: found.readInt32LE() === 1, ...(all ? { all } : {}), perGpu };
 }
 
@@ -139,13 +150,13 @@ const UUID_LEN = 96;
 
 /** The host's GPUs in NVML's order; throws NativeError when the host has no NVML. */
 export function hostGpus(): HostGpu[] {
-  const totals = Buffer.alloc(8 * MAX_GPUS);
-  const uuids = Buffer.alloc(UUID_LEN * MAX_GPUS);
+  const totals = Buffer.alloc(8 * maxGpus());
+  const uuids = Buffer.alloc(UUID_LEN * maxGpus());
   const count = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
-  check(lib().gpumem_gpu_list(totals, uuids, MAX_GPUS, count, err, ERR_LEN), err);
+  check(lib().gpumem_gpu_list(totals, uuids, maxGpus(), count, err, ERR_LEN), err);
   const out: HostGpu[] = [];
-  for (let i = 0; i < Math.min(count.readInt32LE(), MAX_GPUS); i++) {
+  for (let i = 0; i < Math.min(count.readInt32LE(), maxGpus()); i++) {
     const u = uuids.subarray(i * UUID_LEN, (i + 1) * UUID_LEN);
     out.push({ index: i, uuid: u.toString('utf8', 0, Math.max(0, u.indexOf(0))), totalBytes: Number(totals.readBigUInt64LE(8 * i)) });
   }
@@ -159,18 +170,18 @@ export interface InterposerConfig {
 }
 
 function perGpuBuffer(perGpu: Map<number, number>): Buffer {
-  const buf = Buffer.alloc(8 * MAX_GPUS);
+  const buf = Buffer.alloc(8 * maxGpus());
   for (const [i, bytes] of perGpu) {
-    if (i < 0 || i >= MAX_GPUS) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${MAX_GPUS - 1}`);
+    if (i < 0 || i >= maxGpus()) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${maxGpus() - 1}`);
     buf.writeBigUInt64LE(BigInt(bytes), 8 * i);
   }
   return buf;
 }
 
-/** The non-zero entries of a uint64_t[MAX_GPUS] the C side filled, by GPU index. */
+/** The non-zero entries of a uint64_t[GPUMEM_MAX_GPUS] the C side filled, by GPU index. */
 function perGpuMap(buf: Buffer): Map<number, number> {
   const out = new Map<number, number>();
-  for (let i = 0; i < MAX_GPUS; i++) {
+  for (let i = 0; i < maxGpus(); i++) {
     const v = Number(buf.readBigUInt64LE(8 * i));
     if (v > 0) out.set(i, v);
   }
@@ -182,7 +193,7 @@ export function writeConfig(path: string, config: InterposerConfig): void {
   const err = Buffer.alloc(ERR_LEN);
   // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
   const all = BigInt(config.all ?? 0).toString();
-  check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), MAX_GPUS, err, ERR_LEN), err);
+  check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 
 /**
@@ -192,15 +203,15 @@ export function writeConfig(path: string, config: InterposerConfig): void {
 export function updateBudget(configPath: string, accountingPath: string, config: InterposerConfig): void {
   const err = Buffer.alloc(ERR_LEN);
   const all = BigInt(config.all ?? 0).toString();
-  check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), MAX_GPUS, err, ERR_LEN), err);
+  check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 
 /** Reads and validates an interposer config. */
 export function readConfig(path: string): InterposerConfig {
   const all = Buffer.alloc(8);
-  const per = Buffer.alloc(8 * MAX_GPUS);
+  const per = Buffer.alloc(8 * maxGpus());
   const err = Buffer.alloc(ERR_LEN);
-  check(lib().gpumem_config_read(path, all, per, MAX_GPUS, err, ERR_LEN), err);
+  check(lib().gpumem_config_read(path, all, per, maxGpus(), err, ERR_LEN), err);
   const perGpu = perGpuMap(per);
   const a = Number(all.readBigUInt64LE());
   return a > 0 ? { all: a, perGpu } : { perGpu };
@@ -225,13 +236,13 @@ export interface Usage {
 
 /** Reads a region a container may have scribbled on: validated in C, never trusted. */
 export function accountingUsage(path: string): Usage {
-  const used = Buffer.alloc(8 * MAX_GPUS);
+  const used = Buffer.alloc(8 * maxGpus());
   const live = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
-  const driver = Buffer.alloc(8 * MAX_GPUS);
+  const driver = Buffer.alloc(8 * maxGpus());
   const unseen = Buffer.alloc(4);
   // One reading for both figures: two would each copy the region, and could disagree.
-  check(lib().gpumem_accounting_report(path, used, driver, MAX_GPUS, live, unseen, err, ERR_LEN), err);
+  check(lib().gpumem_accounting_report(path, used, driver, maxGpus(), live, unseen, err, ERR_LEN), err);
   return {
     usedPerGpu: perGpuMap(used),
     driverPerGpu: perGpuMap(driver),

@@ -1,9 +1,9 @@
-/** The container's GPU sizes for percent limits and size checks; asks NVML only for GPU containers. */
-import { hostGpus } from '../ffi/native.js';
+/** The container's GPU sizes for percent limits and size checks; asks for the host's GPUs only for GPU containers. */
 import type { GpuSizes } from '../budget/resolve.js';
+import type { HostGpu } from '../ffi/native.js';
 import { visibleGpuSizes } from './visible.js';
 
-export function containerGpuSizes(env: Record<string, string>): GpuSizes {
+export function containerGpuSizes(env: Record<string, string>, hostGpus: () => readonly HostGpu[]): GpuSizes {
   const visible = env.NVIDIA_VISIBLE_DEVICES;
   if (visible === undefined) return undefined;
   try {

@@ -1,26 +1,9 @@
 /** Small, idempotent edits of a spec, composed by the shim: each adds what gpumem needs once. */
-import type { Hook, Mount, Spec } from './spec.js';
+import type { Mount, Spec } from './spec.js';
 
 export interface SpecModifier {
   readonly name: string;
   modify(spec: Spec): void;
-}
-
-const sameHook = (a: Hook, b: Hook): boolean => a.path === b.path && JSON.stringify(a.args) === JSON.stringify(b.args);
-
-/** Runs `hookPath prestart` before the container starts and `hookPath poststop` after it is deleted. */
-export function gpumemHooks(hookPath: string): SpecModifier {
-  return {
-    name: 'hooks',
-    modify(spec) {
-      spec.hooks ??= {};
-      for (const stage of ['prestart', 'poststop'] as const) {
-        const hook: Hook = { path: hookPath, args: ['gpumem-hook', stage] };
-        const list = (spec.hooks[stage] ??= []);
-        if (!list.some((h) => sameHook(h, hook))) list.push(hook);
-      }
-    },
-  };
 }
 
 /** Read-only bind of a host file or directory (runc performs it: the host never opens container paths). */

@@ -1,54 +1,92 @@
-/** `gpumem-runtime create`: decide whether a container gets a budget, and if so prepare its bundle before runc runs. */
-import { createAccounting } from '../ffi/native.js';
+/**
+ * `gpumem-runtime create`: the one decision gpumem makes for a container, before runc runs. The
+ * request is read from the spec, the budget resolved against the GPUs' sizes, the interposer's
+ * config and the accounting region written, and the spec edited to mount them. The same code
+ * runs in the agent (fast path) and in-process (no agent).
+ */
+import { resolve } from 'node:path';
+import { createAccounting, writeConfig, type HostGpu } from '../ffi/native.js';
 import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { containerGpuSizes } from '../gpu/sizes.js';
-import { applyModifiers, bindMounts, gpumemHooks, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
+import { containerPaths } from '../layout.js';
+import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
+import { parseRuntimeArgs } from '../oci/runtime-args.js';
 import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
-import { container, hookExecutable, interposerPath, preloadFile } from '../paths.js';
+import { interposerPath, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
+import { reportToEngine } from './runc-log.js';
 import { log } from '../log.js';
+
+/** The host's GPUs (NVML); throws when the host has none to ask. The agent caches them. */
+export type GpuInventory = () => readonly HostGpu[];
 
 export type CreateDecision = { action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest };
 
-/** The pure decision: which containers gpumem touches. Throws LimitError on bad input. */
+/** The pure part: which containers gpumem touches. Throws LimitError on bad input. */
 export function decide(spec: Spec): CreateDecision {
-  const env = envRecord(spec.process?.env);
-  const request = limitRequest(spec.annotations ?? {}, env);
+  const request = limitRequest(spec.annotations ?? {}, envRecord(spec.process?.env));
   if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable' };
-  // Validate now, so bad input fails `docker run` before anything is created; the hook resolves for real.
-  resolveBudget(request, containerGpuSizes(env));
   return { action: 'limit', request };
 }
 
-/** Edits the bundle in place for a limited container; leaves it untouched otherwise. */
-export function prepareBundle(bundle: string, containerId: string): CreateDecision {
+/** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
+export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory): CreateDecision {
   const spec = loadSpec(bundle);
   const decision = decide(spec);
   if (decision.action === 'pass') {
     log().info({ container: containerId, reason: decision.reason }, 'pass through');
     return decision;
   }
+  const config = resolveBudget(decision.request, containerGpuSizes(envRecord(spec.process?.env), gpus));
   const dir = stateDir(containerId);
   createStateDir(dir);
   try {
-    // Created here, not in the hook: runc bind-mounts the file itself, so it must exist first, and
-    // a file mount leaves the container no directory of the host's to put symlinks or files in.
+    // Files runc bind-mounts must exist before it runs; a file mount (not the directory) leaves
+    // the container no directory of the host's to put symlinks or files in.
+    writeConfig(dir.configFile, config);
     createAccounting(dir.accountingFile);
+    const inside = containerPaths();
     applyModifiers(spec, [
-      gpumemHooks(hookExecutable()),
       bindMounts([
-        readOnlyBind(interposerPath(), container.interposer),
-        readOnlyBind(preloadFile(), container.preload),
-        readOnlyBind(dir.configDir, container.configDir),
-        readWriteBind(dir.accountingFile, container.accounting),
+        readOnlyBind(interposerPath(), inside.interposer),
+        readOnlyBind(preloadFile(), inside.preload),
+        readOnlyBind(dir.configDir, inside.configDir),
+        readWriteBind(dir.accountingFile, inside.accounting),
       ]),
     ]);
+    // Last: a spec that mounts the state exists only once the state is complete.
     saveSpec(bundle, spec);
   } catch (e) {
     removeStateDir(dir);
     throw e;
   }
-  log().info({ container: containerId, source: decision.request.source }, 'bundle prepared');
+  log().info(
+    { container: containerId, source: decision.request.source, limit: config.all, perGpu: Object.fromEntries(config.perGpu) },
+    'budget set',
+  );
   return decision;
+}
+
+export type CreateOutcome = { ok: true; decision: CreateDecision } | { ok: false; message: string };
+
+/**
+ * One `runc create` command line, from wherever it came (the shim's argv, or the agent's client):
+ * a refusal is reported to the engine through runc's --log file, as `docker run` shows it.
+ */
+export function create(argv: readonly string[], cwd: string, gpus: GpuInventory): CreateOutcome {
+  const parsed = parseRuntimeArgs(argv, cwd);
+  // Relative to the caller's directory, which is not the agent's.
+  const args = { ...parsed, bundle: resolve(cwd, parsed.bundle), log: parsed.log && resolve(cwd, parsed.log) };
+  try {
+    if (args.subcommand !== 'create' || !args.containerId) {
+      throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" (the sh entry passes everything else to runc)');
+    }
+    return { ok: true, decision: prepareBundle(args.bundle, args.containerId, gpus) };
+  } catch (e) {
+    const message = (e as Error).message;
+    log().error({ container: args.containerId }, message);
+    reportToEngine(args.log, message);
+    return { ok: false, message };
+  }
 }

@@ -100,6 +100,12 @@ int gpumem_env_limits(const char *const *env, int n, uint64_t *limits, int *foun
 int gpumem_percent_bytes(const char *what, const uint64_t *limit, int gpu, uint64_t gpu_total,
                          uint64_t *bytes, char *err, int errlen);
 
+/* A constant host code shares with the C side, by name: the state layout ("state_root",
+ * "config_file", "accounting_file", "agent_socket_name", ...), the agent protocol's words
+ * ("agent_create", "agent_ready", "agent_refused") and "max_gpus". NULL for an unknown name.
+ * The strings are static. */
+const char *gpumem_constant(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

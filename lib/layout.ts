@@ -1,0 +1,32 @@
+/** The host's state layout and the paths inside a container, as the C side defines them (native/src/common/layout.h). */
+import { join } from 'node:path';
+import { constant } from './ffi/native.js';
+
+/** Host-side root of per-container state (tmpfs: gone at reboot, like the containers); GPUMEM_STATE_ROOT moves it for tests. */
+export const stateRoot = (): string => process.env.GPUMEM_STATE_ROOT ?? constant('state_root');
+
+/** The agent's unix socket and pid file, beside the containers' directories. */
+export const agentSocket = (): string => join(stateRoot(), constant('agent_socket_name'));
+export const agentPidfile = (): string => join(stateRoot(), constant('agent_pidfile_name'));
+
+/** Names under the state root that are gpumem's own, never a container's. */
+export const reservedNames = (): string[] => [constant('agent_socket_name'), constant('agent_pidfile_name')];
+
+/** A container's state, relative to its directory on the host and to the state root inside. */
+export const relative = {
+  configDir: (): string => constant('config_dir'),
+  configFile: (): string => constant('config_file'),
+  sharedDir: (): string => constant('shared_dir'),
+  accountingFile: (): string => constant('accounting_file'),
+};
+
+/** Where the interposer looks inside a container. */
+export function containerPaths(): { interposer: string; preload: string; configDir: string; accounting: string } {
+  const root = constant('state_root');
+  return {
+    interposer: constant('container_library'),
+    preload: constant('container_preload'),
+    configDir: join(root, relative.configDir()),
+    accounting: join(root, relative.accountingFile()),
+  };
+}

@@ -1,0 +1,37 @@
+/* gpumem_constant(): the names and numbers host code must agree on with the C side (the state
+ * layout, the agent's protocol, the most GPUs), so TypeScript and install.sh never re-declare
+ * them. */
+#include <stddef.h>
+#include <string.h>
+
+#include "../../include/gpumem_host.h"
+#include "../client/agent_protocol.h"
+#include "../common/layout.h"
+#include "../format/config.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct {
+  const char *name, *value;
+} constants[] = {
+    {"state_root", GPUMEM_STATE_ROOT},
+    {"config_dir", GPUMEM_CONFIG_DIR},
+    {"config_file", GPUMEM_CONFIG_FILE},
+    {"shared_dir", GPUMEM_SHARED_DIR},
+    {"accounting_file", GPUMEM_ACCOUNTING_FILE},
+    {"agent_socket_name", GPUMEM_AGENT_SOCKET_NAME},
+    {"agent_pidfile_name", GPUMEM_AGENT_PIDFILE_NAME},
+    {"container_library", GPUMEM_CONTAINER_LIBRARY},
+    {"container_preload", GPUMEM_CONTAINER_PRELOAD},
+    {"agent_create", GPUMEM_AGENT_CREATE},
+    {"agent_ready", GPUMEM_AGENT_READY},
+    {"agent_refused", GPUMEM_AGENT_REFUSED},
+    {"max_gpus", STR(GPUMEM_MAX_GPUS)},
+};
+
+__attribute__((visibility("default"))) const char *gpumem_constant(const char *name) {
+  for (size_t i = 0; name && i < sizeof constants / sizeof constants[0]; i++)
+    if (!strcmp(constants[i].name, name)) return constants[i].value;
+  return NULL;
+}

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatTable } from '../lib/cli/table.js';
 import { benchInterposer, cudartBench } from './interposer.js';
+import { benchEngine, engineBenchUnavailable } from './engine.js';
 import { benchRuntime, installScratch, runtimeBenchUnavailable } from './runtime.js';
 import { benchTraining } from './training.js';
 import type { Paired } from './paired.js';
@@ -15,7 +16,8 @@ const args = yargs(hideBin(process.argv))
     describe: "fake: the test double (the interposer's own cost); real: this host's GPU (adds cudart pairs and a PyTorch training loop)",
   })
   .option('rounds', { type: 'number', default: 7, describe: 'paired runs per case' })
-  .option('runtime', { type: 'boolean', default: true, describe: 'also time container starts (root, runc)' })
+  .option('runtime', { type: 'boolean', default: true, describe: 'also time container starts: through runc alone, and docker run through a private dockerd (root)' })
+  .option('engine-rounds', { type: 'number', default: 21, describe: 'paired docker runs per start case' })
   .option('format', { choices: ['table', 'json'] as const, default: 'table' as const })
   .option('only', { choices: ['pairs', 'training'] as const, describe: 'run one group of cases (a short GPU lease)' })
   .strict()
@@ -29,10 +31,10 @@ interface Row extends Paired {
 }
 const rows: Row[] = [];
 // Progress on stderr: a rewritten line on a terminal, one line per case in a log.
-const progress = (name: string) => (i: number, done?: readonly [number, number]) => {
+const progress = (name: string, total = args.rounds) => (i: number, done?: readonly [number, number]) => {
   if (process.stderr.isTTY) {
-    if (!done) process.stderr.write(`\r${name}: round ${i + 1}/${args.rounds}          `);
-  } else if (!done && i === 0) process.stderr.write(`${name}: ${args.rounds} paired rounds\n`);
+    if (!done) process.stderr.write(`\r${name}: round ${i + 1}/${total}          `);
+  } else if (!done && i === 0) process.stderr.write(`${name}: ${total} paired rounds\n`);
   else if (done) process.stderr.write(`  round ${i + 1}: baseline ${done[0].toFixed(1)}, gpumem ${done[1].toFixed(1)}\n`);
 };
 
@@ -68,6 +70,13 @@ if (args.runtime) {
     const runtime = installScratch();
     rows.push({ case: 'container start, no limit (pass-through)', unit: 'ms', ...benchRuntime(runtime, false, args.rounds, progress('pass-through')) });
     rows.push({ case: 'container start, gpumem.io/limit=1g', unit: 'ms', ...benchRuntime(runtime, true, args.rounds, progress('limited')) });
+  }
+  const noEngine = engineBenchUnavailable();
+  if (noEngine) process.stderr.write(`\rdocker run starts: skipped, ${noEngine}\n`);
+  else {
+    for (const { name, result } of benchEngine(args['engine-rounds'], (n) => progress(n, args['engine-rounds']), (s) => process.stderr.write(`\r${s}\n`))) {
+      rows.push({ case: name, unit: 'ms', ...result });
+    }
   }
 }
 if (process.stderr.isTTY) process.stderr.write('\r' + ' '.repeat(80) + '\r');

@@ -3,6 +3,9 @@
  * loaded or not initialized).
  *
  * FAKE_CUDA_DEVICE_MEM / FAKE_CUDA_DEVICE_COUNT: as the fake driver.
+ * FAKE_NVML_DEVICE_MEMS: a size per device, comma-separated ("24g,40g"): a host of GPUs of
+ *   different sizes, as the host's tools see it (without the fake driver loaded); it also gives
+ *   the count when FAKE_CUDA_DEVICE_COUNT is unset.
  * FAKE_NVML_NOISE: a size; every memory reading sees that much more taken than the last one did,
  *   as if another process were allocating all the time (disturbs the context measurement).
  * FAKE_NVML_HIDE_PIDS=1: the process list is empty, as inside a container before driver 535.
@@ -34,10 +37,30 @@ static unsigned long long noise_taken;
 
 typedef int (*fake_cuda_memory_fn)(int dev, uint64_t *total, uint64_t *used);
 
+/* The i-th size of FAKE_NVML_DEVICE_MEMS into *v; the number of entries when v is NULL. */
+static int listed_size(unsigned int i, uint64_t *v)
+{
+  const char *s = getenv("FAKE_NVML_DEVICE_MEMS");
+  unsigned int n = 0;
+  char item[64];
+  while (s && *s) {
+    size_t len = strcspn(s, ",");
+    if (v && n == i) {
+      if (len >= sizeof item) return 0;
+      memcpy(item, s, len);
+      item[len] = '\0';
+      return gpumem_size_parse(item, v, NULL, 0) == 0;
+    }
+    n++;
+    s += len + (s[len] == ',');
+  }
+  return v ? 0 : (int)n;
+}
+
 static unsigned int device_count(void)
 {
   const char *c = getenv("FAKE_CUDA_DEVICE_COUNT");
-  int n = c ? atoi(c) : 1;
+  int n = c ? atoi(c) : getenv("FAKE_NVML_DEVICE_MEMS") ? listed_size(0, NULL) : 1;
   return n < 0 ? 0 : n > MAX_DEVICES ? MAX_DEVICES : (unsigned int)n;
 }
 
@@ -52,6 +75,8 @@ static uint64_t env_size(const char *name, uint64_t fallback)
 static void device_memory(unsigned int i, uint64_t *total, uint64_t *used)
 {
   *total = env_size("FAKE_CUDA_DEVICE_MEM", 16ULL << 30);
+  uint64_t listed;
+  if (listed_size(i, &listed)) *total = listed;
   *used = 0;
   void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
   if (!h) return;

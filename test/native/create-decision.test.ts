@@ -1,0 +1,124 @@
+// The create-time decision without dockerd: a bundle in a temp dir, the create step run as the
+// agent and the in-process fallback run it, a fake NVML with GPUs of different sizes.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accountingUsage, readConfig } from '../../lib/ffi/native.js';
+
+const GiB = 2 ** 30;
+const HOST = { FAKE_NVML_DEVICE_MEMS: '24g,40g,80g' };
+
+interface Case {
+  state: string;
+  bundle: string;
+  runcLog: string;
+  spec: () => Record<string, unknown> & { mounts?: { destination: string; source?: string; options?: string[] }[]; hooks?: unknown };
+}
+
+function setup(t: { teardown: (f: () => void) => void }, annotations: Record<string, string>, env: string[]): Case {
+  const dir = mkdtempSync(join(tmpdir(), 'gpumem-create-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'bundle');
+  mkdirSync(join(bundle, 'rootfs'), { recursive: true });
+  const spec = {
+    ociVersion: '1.2.0',
+    process: { args: ['true'], env: ['PATH=/bin', ...env], futureField: 1 },
+    root: { path: 'rootfs' },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    hooks: { createRuntime: [{ path: '/usr/bin/nvidia-cdi-hook', args: ['nvidia-cdi-hook'] }] },
+    annotations,
+    linux: { namespaces: [{ type: 'pid' }] },
+  };
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  return {
+    state: join(dir, 'state'),
+    bundle,
+    runcLog: join(dir, 'runc-log.json'),
+    spec: () => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')),
+  };
+}
+
+// The create step in a fresh Node (the fake NVML must be on its library path from the start).
+function create(c: Case, id: string, extra: Record<string, string> = HOST) {
+  const code = `import { hostGpus } from './dist/lib/ffi/native.js';
+    import { create } from './dist/lib/runtime/create.js';
+    const o = create(process.argv.slice(1), process.cwd(), hostGpus);
+    console.log(JSON.stringify(o.ok ? { ok: true } : o));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, '--', '--root', '/nonexistent', '--log', c.runcLog, 'create', '--bundle', c.bundle, id], {
+    env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', GPUMEM_STATE_ROOT: c.state, GPUMEM_LOG_FILE: join(c.state, '..', 'gpumem.log'), ...extra },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`the create step crashed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { ok: boolean; message?: string };
+}
+
+t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half of each, config, region and mounts written', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '50%' }, ['NVIDIA_VISIBLE_DEVICES=2,0']);
+  const o = create(c, 'ctr-a');
+  t.ok(o.ok, JSON.stringify(o));
+  const dir = join(c.state, 'ctr-a');
+  const config = readConfig(join(dir, 'config', 'gpumem.conf'));
+  t.same([...config.perGpu], [[0, 40 * GiB], [1, 12 * GiB]], "the container's GPU 0 is the host's 80 GiB GPU 2, its GPU 1 the 24 GiB GPU 0");
+  t.equal(config.all, undefined, 'a percent becomes per-GPU byte budgets, no blanket one');
+  t.equal(accountingUsage(join(dir, 'shared', 'accounting')).processes, 0, 'an empty accounting region is ready');
+  const spec = c.spec();
+  const mounts = Object.fromEntries((spec.mounts ?? []).map((m) => [m.destination, m]));
+  t.equal(mounts['/run/gpumem/config']?.source, join(dir, 'config'));
+  t.same(mounts['/run/gpumem/config']?.options?.includes('ro'), true, 'the config is mounted read-only');
+  t.equal(mounts['/run/gpumem/shared/accounting']?.source, join(dir, 'shared', 'accounting'));
+  t.ok(mounts['/usr/local/lib/gpumem/libgpumem.so'] && mounts['/etc/ld.so.preload'], 'the interposer and the preload list are mounted');
+  t.ok(mounts['/proc'], "the spec's own mounts stay");
+  t.same(spec.hooks, { createRuntime: [{ path: '/usr/bin/nvidia-cdi-hook', args: ['nvidia-cdi-hook'] }] }, 'no hook of gpumem is added; others stay');
+  t.equal((spec.process as { futureField?: number }).futureField, 1, 'fields gpumem does not know survive');
+});
+
+t.test('a blanket size and a per-GPU size together: the per-GPU one wins on its GPU', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '4g', 'gpumem.io/limit.1': '8g' }, ['NVIDIA_VISIBLE_DEVICES=all']);
+  t.ok(create(c, 'ctr-b').ok);
+  const config = readConfig(join(c.state, 'ctr-b', 'config', 'gpumem.conf'));
+  t.equal(config.all, 4 * GiB);
+  t.same([...config.perGpu], [[1, 8 * GiB]]);
+});
+
+t.test('GPUMEM_LIMIT in the environment is decided the same way when no annotation is given', async (t) => {
+  const c = setup(t, {}, ['NVIDIA_VISIBLE_DEVICES=1', 'GPUMEM_LIMIT=25%']);
+  t.ok(create(c, 'ctr-c').ok);
+  t.same([...readConfig(join(c.state, 'ctr-c', 'config', 'gpumem.conf')).perGpu], [[0, 10 * GiB]], "a quarter of the host's 40 GiB GPU 1");
+});
+
+t.test('a limit larger than the GPU is refused: the engine is told in one line, nothing is written, the spec is untouched', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '30g' }, ['NVIDIA_VISIBLE_DEVICES=0']);
+  const before = readFileSync(join(c.bundle, 'config.json'), 'utf8');
+  const o = create(c, 'ctr-d');
+  t.notOk(o.ok);
+  t.match(o.message, /annotation gpumem\.io\/limit asks for 32212254720 bytes, more than the GPU's 25769803776/);
+  const lines = readFileSync(c.runcLog, 'utf8').trim().split('\n');
+  t.same(JSON.parse(lines.pop() as string).msg, o.message, "runc's log ends with the message, as containerd shows it");
+  t.notOk(existsSync(join(c.state, 'ctr-d')), 'no state directory');
+  t.equal(readFileSync(join(c.bundle, 'config.json'), 'utf8'), before);
+});
+
+t.test('a percent limit on a host without NVML is refused, saying why', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '50%' }, ['NVIDIA_VISIBLE_DEVICES=0']);
+  const o = create(c, 'ctr-e', { LD_LIBRARY_PATH: '/nonexistent' });
+  t.notOk(o.ok);
+  t.match(o.message, /needs the GPU's memory size, which gpumem could not learn/);
+  t.notOk(existsSync(join(c.state, 'ctr-e')));
+});
+
+t.test('a container asking for nothing is left exactly as it was', async (t) => {
+  const c = setup(t, { 'com.example/other': 'x' }, ['NVIDIA_VISIBLE_DEVICES=all']);
+  const before = readFileSync(join(c.bundle, 'config.json'), 'utf8');
+  t.ok(create(c, 'ctr-f').ok);
+  t.equal(readFileSync(join(c.bundle, 'config.json'), 'utf8'), before);
+  t.notOk(existsSync(join(c.state, 'ctr-f')));
+});
+
+t.test('an id that names gpumem\'s own files under the state root is refused', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '1g' }, []);
+  const o = create(c, 'agent.sock');
+  t.notOk(o.ok);
+  t.match(o.message, /container id "agent.sock" is a name gpumem keeps for itself/);
+});

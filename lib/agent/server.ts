@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constant, hostGpus, type HostGpu } from '../ffi/native.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { create } from '../runtime/create.js';
-import { parseRuntimeArgs } from '../oci/runtime-args.js';
+import { parseRuntimeArgs } from '../runtime/runc-args.js';
 import { stateDir } from '../state.js';
 import { log } from '../log.js';
 import { parseRequest } from './request.js';

@@ -1,6 +1,7 @@
 /** What a container asks for: its gpumem.io/ annotations, or GPUMEM_ variables where the engine has no annotations. */
 
-import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue, type Limit } from '../ffi/native.js';
+import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue } from '../ffi/native.js';
+import type { Limit } from './types.js';
 
 /** A limit as written: bytes, or a percent of the GPU's physical memory (parsed in C). */
 export type { Limit };

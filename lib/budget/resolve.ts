@@ -1,5 +1,6 @@
 /** Turns a container's request into the budgets the interposer enforces, per GPU. */
-import { percentBytes, type InterposerConfig } from '../ffi/native.js';
+import { percentBytes } from '../ffi/native.js';
+import type { InterposerConfig } from './types.js';
 import { LimitError, limitError, type Limit, type LimitRequest } from './request.js';
 
 /** Physical memory of the host's GPUs by container index, when known (NVML). */

@@ -6,6 +6,10 @@
 import ffi from '@2060.io/ffi-napi';
 import ref from '@2060.io/ref-napi';
 import { hostLibraryPath } from '../paths.js';
+import type { InterposerConfig, Limit } from '../budget/types.js';
+import type { HostGpu } from '../gpu/host-gpu.js';
+
+export type { HostGpu, InterposerConfig, Limit };
 
 const ERR_LEN = 512;
 
@@ -80,11 +84,6 @@ export function parseSize(text: string): number {
   return Number(out.readBigUInt64LE());
 }
 
-/**
- * A limit as the C grammar read it: a size in bytes, or a percent of the GPU's physical memory,
- * exactly num/den percent (`percent` is the same as a number, for logs and messages).
- */
-export type Limit = { bytes: number } | { percent: number; num: bigint; den: bigint };
 
 /** uint64_t words per limit in C (GPUMEM_LIMIT_WORDS): bytes, percent numerator, denominator. */
 const LIMIT_WORDS = 3;
@@ -139,12 +138,6 @@ export function percentBytes(what: string, limit: { num: bigint; den: bigint }, 
   return Number(out.readBigUInt64LE());
 }
 
-/** A GPU of this host, as NVML lists it. */
-export interface HostGpu {
-  index: number;
-  uuid: string;
-  totalBytes: number;
-}
 
 const UUID_LEN = 96;
 
@@ -163,11 +156,6 @@ export function hostGpus(): HostGpu[] {
   return out;
 }
 
-/** Budgets for the interposer: `all` for every GPU, `perGpu[i]` for the container's GPU i. */
-export interface InterposerConfig {
-  all?: number;
-  perGpu: Map<number, number>;
-}
 
 function perGpuBuffer(perGpu: Map<number, number>): Buffer {
   const buf = Buffer.alloc(8 * maxGpus());

@@ -1,6 +1,6 @@
 /** The container's GPU sizes for percent limits and size checks; asks for the host's GPUs only for GPU containers. */
 import type { GpuSizes } from '../budget/resolve.js';
-import type { HostGpu } from '../ffi/native.js';
+import type { HostGpu } from './host-gpu.js';
 import { visibleGpuSizes } from './visible.js';
 
 export function containerGpuSizes(env: Record<string, string>, hostGpus: () => readonly HostGpu[]): GpuSizes {

@@ -1,5 +1,5 @@
 /** Which of the host's GPUs a container sees, in its own numbering, and how big each is. */
-import type { HostGpu } from '../ffi/native.js';
+import type { HostGpu } from './host-gpu.js';
 import type { GpuSizes } from '../budget/resolve.js';
 
 /**

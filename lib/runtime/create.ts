@@ -11,7 +11,7 @@ import { resolveBudget } from '../budget/resolve.js';
 import { containerGpuSizes } from '../gpu/sizes.js';
 import { containerPaths } from '../layout.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
-import { parseRuntimeArgs } from '../oci/runtime-args.js';
+import { parseRuntimeArgs } from './runc-args.js';
 import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
 import { interposerPath, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';

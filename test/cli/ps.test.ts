@@ -62,7 +62,7 @@ function holder(dir: string, extra: Record<string, string>) {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), LD_LIBRARY_PATH: join(build, 'fake'),
     LD_PRELOAD: join(build, 'libgpumem.so'), GPUMEM_STATE_DIR: dir, ...extra };
   delete env.GPUMEM_LIMIT;
-  const child = spawn(join(build, 'tests', 'driver-taken-probe'), ['alloc', '8m', 'take', '4m', 'sleep', '3000'], { env, stdio: 'ignore' });
+  const child = spawn(join(build, 'tests', 'driver-taken-probe'), ['alloc', '8m', 'take', '4m', 'sleep', '20000'], { env, stdio: 'ignore' });
   return child;
 }
 

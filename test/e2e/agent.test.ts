@@ -8,10 +8,8 @@ import {
   GPUMEM_RUN, MiB, docker, dockerRun, engineReady, installGpumem, parseAlloc, runLimitedContainer, show, sleep,
   stateEntries, type Installed,
 } from './lib/docker.js'
-import { RUN_DIR } from './lib/paths.js'
+import { AGENT_PID, AGENT_SOCKET, INSIDE, RUN_DIR } from './lib/paths.js'
 
-const AGENT_SOCKET = join(GPUMEM_RUN, 'agent.sock')
-const AGENT_PID = join(GPUMEM_RUN, 'agent.pid')
 /** where the engine's containerd keeps a container's bundle (test/e2e/engine/engine.sh's exec root) */
 const bundleSpec = (id: string): string =>
   join(RUN_DIR, 'exec', 'containerd', 'daemon', 'io.containerd.runtime.v2.task', 'moby', id, 'config.json')
@@ -37,7 +35,7 @@ if (await engineReady(t)) {
       const spec = JSON.parse(readFileSync(bundleSpec(id), 'utf8')) as { hooks?: Record<string, { path: string }[]>; mounts: { destination: string }[] }
       const hooks = Object.values(spec.hooks ?? {}).flat().map(h => h.path)
       t.same(hooks.filter(p => p.includes('gpumem')), [], 'no prestart or poststop stage of gpumem: no Node start there')
-      t.ok(spec.mounts.some(m => m.destination === '/run/gpumem/shared/accounting'), 'the accounting region is mounted')
+      t.ok(spec.mounts.some(m => m.destination === INSIDE.accounting), 'the accounting region is mounted')
       t.equal(stateEntries(id).length, 1, 'the container has its state directory')
     } finally {
       const rm = await docker('rm', '-f', id)
@@ -58,7 +56,7 @@ if (await engineReady(t)) {
       t.ok(a.allocated <= mib * MiB && a.allocated >= (mib - 4) * MiB, `container ${i}: allocated ${a.allocated / MiB} MiB of ${mib}`)
     }
     await sleep(500)
-    const left = readdirSync(GPUMEM_RUN).filter(n => n !== 'agent.sock' && n !== 'agent.pid')
+    const left = readdirSync(GPUMEM_RUN).filter(n => join(GPUMEM_RUN, n) !== AGENT_SOCKET && join(GPUMEM_RUN, n) !== AGENT_PID)
     t.same(left, [], 'no state directory is left')
   })
 

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig } from '../../lib/ffi/native.js';
+import { containerPaths } from '../../lib/layout.js';
 
 const CLIENT = join(process.cwd(), 'native/build/gpumem-create');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,7 +57,7 @@ t.test('the agent decides a create: the client exits 0 and the config, region an
   t.equal(r.status, 0, r.stderr);
   t.same([...readConfig(join(a.state, 'c1', 'config', 'gpumem.conf')).perGpu], [[0, 12 * 2 ** 30], [1, 20 * 2 ** 30]], 'half of each GPU, sizes from NVML');
   const spec = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-  t.ok(spec.mounts.some((m: { destination: string }) => m.destination === '/run/gpumem/shared/accounting'));
+  t.ok(spec.mounts.some((m: { destination: string }) => m.destination === containerPaths().accounting));
   t.equal(statSync(a.socket).mode & 0o777, 0o600, 'the socket is root-only');
   t.equal(readFileSync(a.pidfile, 'utf8').trim(), String(a.child.pid), 'the pid file names the agent');
 });

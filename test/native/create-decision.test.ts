@@ -6,6 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountingUsage, readConfig } from '../../lib/ffi/native.js';
+import { containerPaths } from '../../lib/layout.js';
+
+const INSIDE = containerPaths();
 
 const GiB = 2 ** 30;
 const HOST = { FAKE_NVML_DEVICE_MEMS: '24g,40g,80g' };
@@ -65,10 +68,10 @@ t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half 
   t.equal(accountingUsage(join(dir, 'shared', 'accounting')).processes, 0, 'an empty accounting region is ready');
   const spec = c.spec();
   const mounts = Object.fromEntries((spec.mounts ?? []).map((m) => [m.destination, m]));
-  t.equal(mounts['/run/gpumem/config']?.source, join(dir, 'config'));
-  t.same(mounts['/run/gpumem/config']?.options?.includes('ro'), true, 'the config is mounted read-only');
-  t.equal(mounts['/run/gpumem/shared/accounting']?.source, join(dir, 'shared', 'accounting'));
-  t.ok(mounts['/usr/local/lib/gpumem/libgpumem.so'] && mounts['/etc/ld.so.preload'], 'the interposer and the preload list are mounted');
+  t.equal(mounts[INSIDE.configDir]?.source, join(dir, 'config'));
+  t.same(mounts[INSIDE.configDir]?.options?.includes('ro'), true, 'the config is mounted read-only');
+  t.equal(mounts[INSIDE.accounting]?.source, join(dir, 'shared', 'accounting'));
+  t.ok(mounts[INSIDE.interposer] && mounts[INSIDE.preload], 'the interposer and the preload list are mounted');
   t.ok(mounts['/proc'], "the spec's own mounts stay");
   t.same(spec.hooks, { createRuntime: [{ path: '/usr/bin/nvidia-cdi-hook', args: ['nvidia-cdi-hook'] }] }, 'no hook of gpumem is added; others stay');
   t.equal((spec.process as { futureField?: number }).futureField, 1, 'fields gpumem does not know survive');

@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { agentPidfile, agentSocket, containerPaths, stateRoot } from '../../../lib/layout.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const RUN_DIR = process.env.GPUMEM_TEST_RUN ?? '/run/gpumem-test'
@@ -16,8 +17,12 @@ export const IMAGE_SH = resolve(ROOT, 'test/e2e/engine/build-image.sh')
 export const INSTALL_SH = process.env.GPUMEM_INSTALL_SH ?? resolve(ROOT, 'install.sh')
 export const IMAGE = process.env.GPUMEM_TEST_IMAGE ?? 'gpumem-test'
 export const STATUS_FILE = resolve(ROOT, '.cache/e2e/engine.json')
-/** where gpumem keeps per-container state on the host */
-export const GPUMEM_RUN = '/run/gpumem'
+/** where gpumem keeps per-container state on the host, and its agent's socket and pid file (as C defines them) */
+export const GPUMEM_RUN = stateRoot()
+export const AGENT_SOCKET = agentSocket()
+export const AGENT_PID = agentPidfile()
+/** where the interposer looks inside a container */
+export const INSIDE = containerPaths()
 
 export interface EngineStatus {
   ok: boolean

@@ -1,4 +1,4 @@
-/** Reads runc's command line as containerd writes it: global flags, a subcommand, its flags, the container id. */
+/** Reads runc's command line as containerd writes it (the shim's argv): global flags, a subcommand, its flags, the container id. */
 
 export interface RuntimeArgs {
   subcommand?: string;

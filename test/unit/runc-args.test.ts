@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseRuntimeArgs } from '../../lib/oci/runtime-args.js';
+import { parseRuntimeArgs } from '../../lib/runtime/runc-args.js';
 
 t.test('finds create, the bundle, the log and the id the way containerd calls runc', async (t) => {
   const a = parseRuntimeArgs(

@@ -2,7 +2,11 @@
 import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string, mode?: number): void {
+/**
+ * `durable: false` skips the fsync, for files that need not survive a crash of the host (a
+ * bundle's spec, a pid file: gone with the containers at reboot), where it would only cost time.
+ */
+export function writeFileAtomic(path: string, data: string, mode?: number, opts: { durable?: boolean } = {}): void {
   let keepMode = mode;
   if (keepMode === undefined) {
     try {
@@ -15,7 +19,7 @@ export function writeFileAtomic(path: string, data: string, mode?: number): void
   const fd = openSync(tmp, 'wx', keepMode);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
+    if (opts.durable !== false) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     unlinkSync(tmp);

@@ -69,7 +69,7 @@ export async function startAgent(opts: AgentOptions): Promise<Server> {
     unlinkSync(opts.socket); // a dead agent's
   }
   // Before the socket appears: whoever sees the socket finds the pid.
-  writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644);
+  writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false });
   const inventory = cachedInventory();
   const server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
   const old = process.umask(0o077); // the socket is born root-only: no window with other modes

@@ -134,7 +134,10 @@ int gpumem_config_store(const char *path, const struct gpumem_config *cfg, char 
     if (err && errlen > 0) snprintf(err, (size_t)errlen, "cannot create %s: %s", tmp, strerror(errno));
     return -1;
   }
-  int bad = fchmod(fd, 0644) != 0 || write_all(fd, text, len) != 0 || fsync(fd) != 0;
+  /* No fsync: the rename alone makes the switch atomic for readers, and a config lives in /run
+   * for a container that does not outlive the host's next boot (an fsync costs a container's
+   * start milliseconds where /run is on a disk). */
+  int bad = fchmod(fd, 0644) != 0 || write_all(fd, text, len) != 0;
   int saved = errno;
   if (close(fd) != 0 && !bad) { bad = 1; saved = errno; }
   if (bad || rename(tmp, path) != 0) {

@@ -1,8 +1,5 @@
-/* The one explicit table of wrapped driver symbols; adding an API family means adding rows here.
- *
- * Later families slot in the same way: cuMemAllocPitch (3020 -> _v2), cuMemAllocManaged,
- * cuMemCreate/cuMemMap/cuMemUnmap/cuMemRelease (VMM), cuMemAllocAsync (11020; its per-thread-stream variant is looked
- * up with flags = 2 and wraps the same way), cuArrayCreate (3020 -> _v2), ... */
+/* The one explicit table of wrapped driver symbols; adding an API family means adding rows here
+ * (a per-thread-stream variant is one more row with the same base and ptsz = 1). */
 #include "symbols.h"
 
 #include <dlfcn.h>
@@ -16,8 +13,6 @@
 #include "../common/cuda_api.h"
 int nvmlDeviceGetMemoryInfo(void *device, void *memory);
 int nvmlDeviceGetMemoryInfo_v2(void *device, void *memory);
-/* stream-ordered: prototypes in memory_async.h */
-#include "memory_async.h"
 
 /* Indexed by enum gpumem_sym. Rows sharing a base are ordered by min_version. */
 static struct gpumem_symbol table[SYM_COUNT] = {
@@ -49,7 +44,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                   (void *)cuMipmappedArrayCreate, 0},
   [SYM_cuMipmappedArrayDestroy] = {"cuMipmappedArrayDestroy", "cuMipmappedArrayDestroy", 5000,
                                    (void *)cuMipmappedArrayDestroy, 0},
-  /* end pitch, managed, VMM, arrays */
   /* stream-ordered: the _ptsz rows share the base and answer flags = 2 (see symbols_by_base) */
   [SYM_cuMemAllocAsync] = {"cuMemAllocAsync", "cuMemAllocAsync", 11020, (void *)cuMemAllocAsync, 0, 0},
   [SYM_cuMemAllocAsync_ptsz] = {"cuMemAllocAsync", "cuMemAllocAsync_ptsz", 11020,
@@ -85,7 +79,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                               (void *)cuGraphExecDestroy, 0, 0},
   [SYM_cuDeviceGraphMemTrim] = {"cuDeviceGraphMemTrim", "cuDeviceGraphMemTrim", 11040,
                                 (void *)cuDeviceGraphMemTrim, 0, 0},
-  /* end stream-ordered */
   /* contexts and NVML (NVML names: reached by dlsym or linking only; base = name) */
   [SYM_cuDevicePrimaryCtxRetain] = {"cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRetain", 7000,
                                     (void *)cuDevicePrimaryCtxRetain, 0},
@@ -101,7 +94,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                    (void *)nvmlDeviceGetMemoryInfo, 0},
   [SYM_nvmlDeviceGetMemoryInfo_v2] = {"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo_v2", 0,
                                       (void *)nvmlDeviceGetMemoryInfo_v2, 0},
-  /* end contexts and NVML */
   /* driver-taken memory: code loads, launches (_ptsz rows answer flags = 2), limits */
   [SYM_cuModuleLoad] = {"cuModuleLoad", "cuModuleLoad", 2000, (void *)cuModuleLoad, 0, 0},
   [SYM_cuModuleLoadData] = {"cuModuleLoadData", "cuModuleLoadData", 2000,
@@ -127,7 +119,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                           "cuLaunchCooperativeKernel_ptsz", 9000,
                                           (void *)cuLaunchCooperativeKernel_ptsz, 0, 1},
   [SYM_cuCtxSetLimit] = {"cuCtxSetLimit", "cuCtxSetLimit", 3010, (void *)cuCtxSetLimit, 0, 0},
-  /* end driver-taken memory */
 };
 
 struct gpumem_symbol *symbols_by_name(const char *name)

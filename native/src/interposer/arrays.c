@@ -14,7 +14,7 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "charge.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "handlemap.h"
 #include "symbols.h"

@@ -4,7 +4,7 @@
  * not fit gets CUDA_ERROR_OUT_OF_MEMORY and the device never holds it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "local_memory.h"
 #include "reconcile.h"

@@ -11,7 +11,7 @@
 #include "../common/cuda_api.h"
 #include "../format/config.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "local_memory.h"
 #include "reconcile.h"

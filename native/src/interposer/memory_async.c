@@ -7,7 +7,7 @@
 
 #include "../format/config.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "symbols.h"
 

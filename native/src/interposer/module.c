@@ -4,7 +4,7 @@
  * CUDA_ERROR_OUT_OF_MEMORY, before anything could run from it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "reconcile.h"
 #include "symbols.h"

@@ -15,7 +15,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static nvmlDevice_t handles[GPUMEM_MAX_GPUS];
 static int looked_up[GPUMEM_MAX_GPUS];
 
-static int look_up(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
+static int look_up(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
   cuDeviceGetUuid_fn get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid_v2");
   if (!get_uuid) get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid");
@@ -42,7 +42,7 @@ static int look_up(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
   return -1;
 }
 
-int nvml_device_handle(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
+int nvml_device_handle(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
   if (!n || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
   pthread_mutex_lock(&lock);
@@ -57,7 +57,7 @@ int nvml_device_handle(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *ou
   return h ? 0 : -1;
 }
 
-int nvml_device_process_used(const struct nvml_real *n, nvmlDevice_t h, uint64_t *used)
+int nvml_device_process_used(const struct nvml_library *n, nvmlDevice_t h, uint64_t *used)
 {
   if (!n || !n->processes) return -1;
   nvmlProcessInfo_t infos[256];

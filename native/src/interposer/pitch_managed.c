@@ -4,7 +4,7 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "charge.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "ptrmap.h"
 #include "symbols.h"

@@ -17,7 +17,7 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "nvml_device.h"
-#include "nvml_real.h"
+#include "nvml_library.h"
 
 #define RECONCILE_MS 100
 #define LOWER_READINGS 3
@@ -85,7 +85,7 @@ static uint64_t target_locked(int dev, int how, int *seen, struct device_state *
   int freed = how == RECONCILE_FREED;
   struct device_state *d = next;
   *d = devs[dev];
-  const struct nvml_real *n = nvml_real();
+  const struct nvml_library *n = nvml_library();
   nvmlDevice_t h;
   uint64_t proc = 0;
   *seen = n && nvml_device_handle(n, dev, &h) == 0 && nvml_device_process_used(n, h, &proc) == 1;

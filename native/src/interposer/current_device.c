@@ -1,5 +1,5 @@
 /* Asks the driver for the current context's device, which is what an allocation is charged to. */
-#include "device.h"
+#include "current_device.h"
 
 #include "symbols.h"
 

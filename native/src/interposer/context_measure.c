@@ -14,7 +14,6 @@
 #include "../format/config.h"
 #include "nvml_device.h"
 #include "nvml_library.h"
-#include "symbols.h"
 
 #define READS 6
 #define AGREE (UINT64_C(64) << 20) /* per-process and device figures closer than this agree */

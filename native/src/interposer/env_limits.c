@@ -5,15 +5,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "../format/limit.h"
 #include "budget.h"
+#include "driver_fns.h"
 #include "symbols.h"
 
 extern char **environ;
-
-typedef CUresult (*device_count_fn)(int *count);
-typedef CUresult (*device_get_fn)(CUdevice *dev, int ordinal);
 
 /* Written once under budget.c's pthread_once, read-only afterwards. */
 static struct gpumem_env_limits env;
@@ -50,8 +48,8 @@ int env_limits_percent_bytes(int dev, uint64_t device_total, uint64_t *bytes)
  * CUDA_ERROR_NOT_INITIALIZED) nothing here, and the budget code resolves at first use. */
 static int resolve_now(struct gpumem_config *c)
 {
-  device_count_fn count_of = (device_count_fn)symbols_driver("cuDeviceGetCount");
-  device_get_fn device_get = (device_get_fn)symbols_driver("cuDeviceGet");
+  cuDeviceGetCount_fn count_of = (cuDeviceGetCount_fn)driver_fn(DRV_cuDeviceGetCount);
+  cuDeviceGet_fn device_get = (cuDeviceGet_fn)driver_fn(DRV_cuDeviceGet);
   cuDeviceTotalMem_v2_fn total_of = (cuDeviceTotalMem_v2_fn)symbols_real(SYM_cuDeviceTotalMem_v2);
   int count = 0;
   if (!count_of || !device_get || !total_of || count_of(&count) != CUDA_SUCCESS) return 0;

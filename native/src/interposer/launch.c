@@ -12,6 +12,7 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "local_memory.h"
 #include "reconcile.h"
@@ -106,10 +107,9 @@ static inline uintptr_t launch_key(CUfunction f, int *dev)
  * cuLibraryGetKernel) may be launched as a CUfunction: then it is asked as a kernel. */
 static uint64_t local_size(CUfunction f, CUdevice dev)
 {
-  static cuFuncGetAttribute_fn func_attr;
-  static cuKernelGetAttribute_fn kernel_attr;
-  if (!func_attr) func_attr = (cuFuncGetAttribute_fn)symbols_driver("cuFuncGetAttribute");
-  if (!kernel_attr) kernel_attr = (cuKernelGetAttribute_fn)symbols_driver("cuKernelGetAttribute");
+  cuFuncGetAttribute_fn func_attr = (cuFuncGetAttribute_fn)driver_fn(DRV_cuFuncGetAttribute);
+  cuKernelGetAttribute_fn kernel_attr =
+    (cuKernelGetAttribute_fn)driver_fn(DRV_cuKernelGetAttribute);
   int v = 0;
   if (func_attr && func_attr(&v, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, f) == CUDA_SUCCESS && v > 0)
     return (uint64_t)v;

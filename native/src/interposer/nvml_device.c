@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../format/config.h"
-#include "symbols.h"
+#include "driver_fns.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static nvmlDevice_t handles[GPUMEM_MAX_GPUS];
@@ -17,8 +17,8 @@ static int looked_up[GPUMEM_MAX_GPUS];
 
 static int look_up(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
-  cuDeviceGetUuid_fn get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid_v2");
-  if (!get_uuid) get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid");
+  cuDeviceGetUuid_fn get_uuid = (cuDeviceGetUuid_fn)driver_fn(DRV_cuDeviceGetUuid_v2);
+  if (!get_uuid) get_uuid = (cuDeviceGetUuid_fn)driver_fn(DRV_cuDeviceGetUuid);
   CUuuid id;
   if (!get_uuid || get_uuid(&id, dev) != CUDA_SUCCESS) return -1;
   const unsigned char *b = (const unsigned char *)id.bytes;

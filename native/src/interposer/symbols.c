@@ -2,11 +2,10 @@
  * (a per-thread-stream variant is one more row with the same base and ptsz = 1). */
 #include "symbols.h"
 
-#include <dlfcn.h>
 #include <string.h>
 
 #include "../common/cuda.h"
-#include "dlsym.h"
+#include "driver_fns.h"
 #include "export.h"
 
 /* Our wrappers carry the driver's names: their prototypes are the driver's. */
@@ -153,26 +152,10 @@ void symbols_set_real(struct gpumem_symbol *s, void *real)
   if (real && real != s->wrapper) __atomic_store_n(&s->real, real, __ATOMIC_RELEASE);
 }
 
-/* RTLD_NEXT finds a driver the program is linked with; a driver only dlopen()ed (RTLD_LOCAL,
- * as cudart does) is found through its handle instead. */
-void *symbols_driver(const char *name)
-{
-  gpumem_dlsym_init();
-  void *p = gpumem_real_dlsym(RTLD_NEXT, name);
-  if (!p) {
-    void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-    if (h) {
-      p = gpumem_real_dlsym(h, name);
-      dlclose(h); /* NOLOAD took a reference; the driver stays loaded */
-    }
-  }
-  return p;
-}
-
 void *symbols_real(enum gpumem_sym id)
 {
   void *p = __atomic_load_n(&table[id].real, __ATOMIC_ACQUIRE);
   if (p) return p;
-  symbols_set_real(&table[id], symbols_driver(table[id].name));
+  symbols_set_real(&table[id], driver_lookup(table[id].name));
   return __atomic_load_n(&table[id].real, __ATOMIC_ACQUIRE);
 }

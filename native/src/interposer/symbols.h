@@ -91,7 +91,4 @@ void symbols_set_real(struct gpumem_symbol *s, void *real);
 /* The driver's address for a row, resolved on first need when we were reached via -lcuda. */
 void *symbols_real(enum gpumem_sym id);
 
-/* A driver function we call but do not wrap (e.g. cuCtxGetDevice), or NULL. */
-void *symbols_driver(const char *name);
-
 #endif

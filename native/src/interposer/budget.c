@@ -19,6 +19,7 @@
 #include "../format/size.h"
 #include "../common/cuda.h"
 #include "env_limits.h"
+#include "fork_reset.h"
 #include "symbols.h"
 
 #define DEFAULT_STATE_DIR "/run/gpumem"
@@ -204,7 +205,7 @@ static void init(void)
     mode = BUDGET_CLOSED;
     return;
   }
-  pthread_atfork(NULL, NULL, after_fork_child);
+  fork_reset_register(after_fork_child);
   apply_limits(&cfg);
   /* Different from any value the region holds: the first check re-reads the config, which
    * closes the window between reading the config above and attaching the region. */

@@ -12,6 +12,7 @@
 #include "context_measure.h"
 #include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "reconcile.h"
 #include "symbols.h"
 
@@ -36,10 +37,9 @@ static void after_fork_child(void)
   lock = fresh;
   for (int d = 0; d < GPUMEM_MAX_GPUS; d++) primary_bytes[d] = 0, primary_charged[d] = 0;
   ncreated = 0;
-  ctx_measure_reset();
 }
 
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 static int measuring(const void *out, CUdevice dev)
 {

@@ -65,5 +65,3 @@ uint64_t ctx_measure_end(struct ctx_measure *m)
   /* 3. Disturbed and no per-process figure: the best bound there is (freed meanwhile: 0). */
   return clamp(delta);
 }
-
-void ctx_measure_reset(void) { nvml_device_reset(); }

@@ -14,6 +14,7 @@
 #include "current_device.h"
 #include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "local_memory.h"
 #include "reconcile.h"
 #include "symbols.h"
@@ -83,7 +84,7 @@ static void after_fork_child(void)
   several_devices = 0;
   first_device = -1;
 }
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 /* User-space pointers fit in 48 bits: the device goes above them. */
 static inline uintptr_t key_of(CUfunction f, int dev)

@@ -9,6 +9,7 @@
 #include "../common/cuda_api.h"
 #include "../format/config.h"
 #include "driver_fns.h"
+#include "fork_reset.h"
 #include "reconcile.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -39,7 +40,7 @@ static void learn(int dev)
   static int registered;
   if (!registered) {
     registered = 1;
-    pthread_atfork(NULL, NULL, after_fork_child);
+    fork_reset_register(after_fork_child);
   }
   if (per_thread_now[dev]) return;
   threads[dev] = device_threads(dev);

@@ -10,6 +10,7 @@
 #include "current_device.h"
 #include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "symbols.h"
 
 #define MAX_POOLS 256
@@ -38,7 +39,7 @@ static void after_fork_child(void)
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   pools_lock = fresh;
 }
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 int async_settle(struct async_charge *c, int dev, uint64_t pending, uint64_t now, int may_refuse)
 {

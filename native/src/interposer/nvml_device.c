@@ -10,10 +10,23 @@
 
 #include "../format/config.h"
 #include "driver_fns.h"
+#include "fork_reset.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static nvmlDevice_t handles[GPUMEM_MAX_GPUS];
 static int looked_up[GPUMEM_MAX_GPUS];
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* A child after fork() looks its devices up again. */
+static void after_fork_child(void)
+{
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  lock = fresh;
+  memset(looked_up, 0, sizeof looked_up);
+  memset(handles, 0, sizeof handles);
+}
+
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 static int look_up(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
@@ -45,6 +58,7 @@ static int look_up(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out
 int nvml_device_handle(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
   if (!n || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  pthread_once(&fork_once, register_fork);
   pthread_mutex_lock(&lock);
   if (!looked_up[dev]) {
     nvmlDevice_t h = NULL;
@@ -71,12 +85,4 @@ int nvml_device_process_used(const struct nvml_library *n, nvmlDevice_t h, uint6
       return 1;
     }
   return 0;
-}
-
-void nvml_device_reset(void)
-{
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  lock = fresh;
-  memset(looked_up, 0, sizeof looked_up);
-  memset(handles, 0, sizeof handles);
 }

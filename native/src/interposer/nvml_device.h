@@ -16,7 +16,4 @@ int nvml_device_handle(const struct nvml_library *n, CUdevice dev, nvmlDevice_t 
  * 1 listed, 0 not listed, -1 unknown (no process query, or the figure is not available). */
 int nvml_device_process_used(const struct nvml_library *n, nvmlDevice_t h, uint64_t *used);
 
-/* Forgets the cached look-ups (after fork). */
-void nvml_device_reset(void);
-
 #endif

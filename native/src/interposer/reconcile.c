@@ -16,6 +16,7 @@
 
 #include "../format/config.h"
 #include "budget.h"
+#include "fork_reset.h"
 #include "nvml_device.h"
 #include "nvml_library.h"
 
@@ -182,7 +183,8 @@ static void stop_thread(void)
   if (was) pthread_join(thread, NULL);
 }
 
-/* fork() while the thread is inside NVML would leave the child with NVML's locks held. */
+/* fork() while the thread is inside NVML would leave the child with NVML's locks held. These two
+ * halves are installed with the thread itself; the child's half is a reset like every module's. */
 static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void)
@@ -203,7 +205,8 @@ static void start_thread(void)
   static int registered;
   if (!registered) {
     registered = 1;
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    pthread_atfork(before_fork, after_fork_parent, NULL);
+    fork_reset_register(after_fork_child);
     atexit(stop_thread);
   }
   /* The thread takes no signals: they stay the program's threads' business. */

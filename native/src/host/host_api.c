@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../format/accounting.h"
+#include "../format/accounting_reader.h"
 #include "../format/config.h"
 #include "../format/limit.h"
 #include "../format/size.h"

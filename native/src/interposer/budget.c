@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../format/accounting.h"
+#include "../format/accounting_ledger.h"
+#include "../format/liveness.h"
 #include "../format/config.h"
 #include "../format/size.h"
 #include "../common/cuda.h"

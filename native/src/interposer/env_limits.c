@@ -7,7 +7,7 @@
 
 #include "../common/cuda_api.h"
 #include "../format/limit.h"
-#include "budget.h"
+#include "say.h"
 #include "driver_fns.h"
 #include "symbols.h"
 
@@ -16,8 +16,6 @@ extern char **environ;
 /* Written once under budget.c's pthread_once, read-only afterwards. */
 static struct gpumem_env_limits env;
 static unsigned char reported[GPUMEM_MAX_GPUS];
-
-static void say(const char *what) { budget_say(what); }
 
 int env_limits_have_percent(void)
 {
@@ -40,7 +38,7 @@ int env_limits_percent_bytes(int dev, uint64_t device_total, uint64_t *bytes)
   }
   char err[600];
   if (gpumem_limit_percent_bytes(what, l, dev, device_total, bytes, err, sizeof err) == 0) return 1;
-  if (!__atomic_exchange_n(&reported[dev], 1, __ATOMIC_RELAXED)) say(err);
+  if (!__atomic_exchange_n(&reported[dev], 1, __ATOMIC_RELAXED)) gpumem_say(err);
   return -1;
 }
 
@@ -72,7 +70,7 @@ int env_limits_load(struct gpumem_config *c)
   char err[600];
   int found = gpumem_limit_env((const char *const *)environ, -1, &env, err, sizeof err);
   if (found < 0) {
-    say(err);
+    gpumem_say(err);
     return -1;
   }
   if (!found) return 0;

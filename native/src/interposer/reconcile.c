@@ -19,6 +19,7 @@
 #include "fork_reset.h"
 #include "nvml_device.h"
 #include "nvml_library.h"
+#include "say.h"
 
 #define RECONCILE_MS 100
 #define LOWER_READINGS 3
@@ -73,7 +74,7 @@ static void note_unseen(void)
   if (unseen_said) return;
   unseen_said = 1;
   budget_mark_driver_unseen();
-  budget_say("NVML shows no per-process memory for this process (driver older than 565, or no "
+  gpumem_say("NVML shows no per-process memory for this process (driver older than 565, or no "
              "NVML): memory the driver takes without an allocation call is not charged");
 }
 

@@ -1,4 +1,4 @@
-/* Writes the interposer's messages: one line to stderr each, the only output it ever makes. */
+/* Writes the interposer's messages to the user: one line on stderr each. */
 #include "say.h"
 
 #include <stdio.h>

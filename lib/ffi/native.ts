@@ -23,6 +23,8 @@ type Host = {
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
+  gpumem_accounting_generation: (path: string, generation: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_accounting_bump: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
   gpumem_constant: (name: string) => string | null;
 };
@@ -44,6 +46,8 @@ function lib(): Host {
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
+      gpumem_accounting_generation: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_accounting_bump: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
       gpumem_constant: ['string', ['string']],
     }) as unknown as Host;
@@ -209,6 +213,20 @@ export function readConfig(path: string): InterposerConfig {
 export function createAccounting(path: string): void {
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_accounting_create(path, err, ERR_LEN), err);
+}
+
+/** The region's generation: its processes re-read their config whenever it changes. */
+export function accountingGeneration(path: string): bigint {
+  const out = Buffer.alloc(8);
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_accounting_generation(path, out, err, ERR_LEN), err);
+  return out.readBigUInt64LE();
+}
+
+/** Makes a container's processes re-read their config as it is now (generation + 1). */
+export function bumpGeneration(path: string): void {
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_accounting_bump(path, err, ERR_LEN), err);
 }
 
 export interface Usage {

@@ -246,7 +246,6 @@ void fake_uncharge(CUdevice dev, uint64_t bytes)
   fake_shared_note(dev, used[dev]);
   pthread_mutex_unlock(&lock);
 }
-/* end pitch, managed, VMM, arrays */
 
 CUresult cuGetErrorName(CUresult error, const char **name)
 {
@@ -296,7 +295,6 @@ static const struct {
   {"cuDevicePrimaryCtxGetState", 7000, (void *)cuDevicePrimaryCtxGetState},
   {"cuDeviceGetUuid", 9020, (void *)cuDeviceGetUuid},
   {"cuDeviceGetUuid", 11040, (void *)cuDeviceGetUuid_v2},
-  /* end contexts */
   {"cuCtxSetCurrent", 4000, (void *)cuCtxSetCurrent},
   {"cuCtxGetCurrent", 4000, (void *)cuCtxGetCurrent},
   {"cuCtxGetDevice", 2000, (void *)cuCtxGetDevice},
@@ -324,7 +322,6 @@ static const struct {
   {"cuMipmappedArrayDestroy", 5000, (void *)cuMipmappedArrayDestroy},
   {"cuArrayGetMemoryRequirements", 11060, (void *)cuArrayGetMemoryRequirements},
   {"cuMipmappedArrayGetMemoryRequirements", 11060, (void *)cuMipmappedArrayGetMemoryRequirements},
-  /* end pitch, managed, VMM, arrays */
   /* code, launches, limits (fake_cuda_code.c) */
   {"cuModuleLoadData", 2000, (void *)cuModuleLoadData},
   {"cuModuleUnload", 2000, (void *)cuModuleUnload},
@@ -334,7 +331,6 @@ static const struct {
   {"cuLaunchKernelEx", 11060, (void *)cuLaunchKernelEx},
   {"cuCtxSetLimit", 3010, (void *)cuCtxSetLimit},
   {"cuCtxGetLimit", 3010, (void *)cuCtxGetLimit},
-  /* end code, launches, limits */
   {"cuGetProcAddress", 11030, (void *)cuGetProcAddress},
   {"cuGetProcAddress", 12000, (void *)cuGetProcAddress_v2},
 };
@@ -411,4 +407,3 @@ __attribute__((visibility("default"))) CUresult fake_cuda_take(int dev, uint64_t
 {
   return fake_charge(dev, bytes);
 }
-/* ---- end contexts and NVML ---- */

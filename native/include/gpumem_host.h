@@ -42,6 +42,15 @@ int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_pe
  * exist. */
 int gpumem_accounting_create(const char *path, char *err, int errlen);
 
+/* The generation counter of the region at path (validated first, one pread, never mapped): the
+ * container's processes re-read their config whenever it differs from what they last saw. The
+ * container can write it too: a report, never proof. */
+int gpumem_accounting_generation(const char *path, uint64_t *generation, char *err, int errlen);
+
+/* Bumps that counter (generation + 1, as gpumem_budget_update does after rewriting the config),
+ * so that the container's processes re-read the config as it is now. */
+int gpumem_accounting_bump(const char *path, char *err, int errlen);
+
 /* Reads a region without changing it or trusting it (a container may have scribbled on it):
  * bad magic, version, size or counts give -1 and a message, never a crash. Fills
  * used_per_gpu[0..n-1] (n: 0..64) with the recorded bytes charged per GPU and *live_processes

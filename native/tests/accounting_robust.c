@@ -5,7 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/format/accounting.h"
+#include "../src/format/accounting_ledger.h"
+#include "../src/format/liveness.h"
 
 int main(int argc, char **argv)
 {

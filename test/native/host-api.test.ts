@@ -1,10 +1,10 @@
-// The host library (libgpumem-host.so) through FFI: the size grammar and the two file formats.
+// The host library (libgpumem-host.so) through lib/ffi/native.ts: the size grammar and the two file formats.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accountingUsage, createAccounting, parseSize, readConfig, writeConfig } from './fixtures/native.js';
+import { accountingUsage, createAccounting, parseSize, readConfig, scribbleRegion, writeConfig } from './fixtures/native.js';
 
 const GiB = 1024n ** 3n;
 
@@ -86,9 +86,8 @@ t.test('a scribbled or truncated accounting region gives a clear error, not a cr
   writeFileSync(path, Buffer.concat([good, Buffer.alloc(10)]));
   t.match(accountingUsage(path), { error: /wrong size/ }, 'too long');
 
-  const counts = Buffer.from(good);
-  counts.writeUInt32LE(1_000_000, 28); // max_slots
-  writeFileSync(path, counts);
+  writeFileSync(path, good);
+  scribbleRegion(path, 'max_slots', 1_000_000);
   t.match(accountingUsage(path), { error: /counts/ }, 'impossible slot count');
 
   t.match(accountingUsage(join(dir, 'missing')), { error: /cannot open/ });

@@ -4,10 +4,10 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ffi from '@2060.io/ffi-napi';
 import { LimitError, limitRequest } from '../../lib/budget/request.js';
 import { resolveBudget } from '../../lib/budget/resolve.js';
-import { MiB, envFor, hostLibrary, runProgram, startHolding } from './fixtures/native.js';
+import { parseLimit, percentBytes } from '../../lib/ffi/native.js';
+import { MiB, envFor, runProgram, startHolding } from './fixtures/native.js';
 
 const GiB = 1024 * MiB;
 const fakeGpu = 16 * GiB; // the fake driver's device (FAKE_CUDA_DEVICE_MEM unset)
@@ -106,27 +106,27 @@ t.test('standalone, every process of a tree resolves GPUMEM_LIMIT=25% to the sam
   }
 });
 
-// The C functions themselves, with values past 2^53 where a double would round.
-const host = ffi.Library(hostLibrary, {
-  gpumem_parse_limit: ['int', ['string', 'string', 'pointer', 'pointer', 'int']],
-  gpumem_percent_bytes: ['int', ['string', 'pointer', 'int', 'uint64', 'pointer', 'pointer', 'int']],
-});
-const text = (err: Buffer) => err.toString('utf8', 0, Math.max(0, err.indexOf(0)));
+// The C functions themselves, through lib/ffi/native.ts, with products past 2^64 where a double
+// would round.
+const message = (e: unknown) => (e as Error).message;
 
 function parse(value: string) {
-  const out = Buffer.alloc(24);
-  const err = Buffer.alloc(512);
-  if (host.gpumem_parse_limit('v', value, out, err, 512) !== 0) return { error: text(err) };
-  return { bytes: out.readBigUInt64LE(0), num: out.readBigUInt64LE(8), den: out.readBigUInt64LE(16) };
+  try {
+    const l = parseLimit('v', value);
+    return 'bytes' in l ? { bytes: BigInt(l.bytes), num: 0n, den: 0n } : { bytes: 0n, num: l.num, den: l.den };
+  } catch (e) {
+    return { error: message(e) };
+  }
 }
 
 function percentOf(value: string, total: bigint) {
-  const out = Buffer.alloc(24);
-  const err = Buffer.alloc(512);
-  if (host.gpumem_parse_limit('v', value, out, err, 512) !== 0) return { error: text(err) };
-  const bytes = Buffer.alloc(8);
-  if (host.gpumem_percent_bytes('v', out, 3, total.toString(), bytes, err, 512) !== 0) return { error: text(err) };
-  return { bytes: bytes.readBigUInt64LE() };
+  try {
+    const l = parseLimit('v', value);
+    if ('bytes' in l) return { error: 'not a percent' };
+    return { bytes: BigInt(percentBytes('v', l, 3, Number(total))) };
+  } catch (e) {
+    return { error: message(e) };
+  }
 }
 
 t.test('gpumem_parse_limit: a size or an exact percent, as three words', async (t) => {
@@ -137,28 +137,18 @@ t.test('gpumem_parse_limit: a size or an exact percent, as three words', async (
   t.same(parse('1.000000000000000000000%'), { bytes: 0n, num: 1n, den: 1n }, 'trailing zeros are no decimals');
 });
 
-t.test('gpumem_percent_bytes: floor(total * percent / 100) exactly, even past 2^53', async (t) => {
-  const total = 2n ** 63n - 1n;
+t.test('gpumem_percent_bytes: floor(total * percent / 100) exactly, where a double would round', async (t) => {
+  const total = 2n ** 53n - 1n; // the largest size a number holds exactly
   t.same(percentOf('100%', total), { bytes: total });
   t.same(percentOf('50%', total), { bytes: total / 2n });
   t.same(percentOf('33.333%', total), { bytes: (total * 33333n) / 100000n });
-  t.same(percentOf('99.99999999999999999%', 2n ** 64n - 1n), { bytes: ((2n ** 64n - 1n) * 9999999999999999999n) / 10n ** 19n });
+  t.same(percentOf('99.99999999999999999%', total), { bytes: total - 1n }, 'a double would say 100%');
   t.same(percentOf('0.00000000001%', 10n ** 13n), { bytes: 1n });
   t.same(percentOf('0.00000000001%', 10n ** 13n - 1n), { error: `v="0.00000000001%" resolves to 0 bytes on GPU 3 (of ${10n ** 13n - 1n} bytes); use a larger percent or a size like 512m` });
 });
 
 t.test('gpumem_percent_bytes refuses what is not a percent the grammar could give', async (t) => {
-  const err = Buffer.alloc(512);
-  const bytes = Buffer.alloc(8);
-  const words = (b: bigint, n: bigint, d: bigint) => {
-    const w = Buffer.alloc(24);
-    w.writeBigUInt64LE(b, 0);
-    w.writeBigUInt64LE(n, 8);
-    w.writeBigUInt64LE(d, 16);
-    return w;
-  };
-  for (const [b, n, d] of [[8n, 0n, 0n], [0n, 1n, 3n], [0n, 101n, 1n], [0n, 0n, 1n], [0n, 1n, 10n ** 18n]] as const) {
-    t.equal(host.gpumem_percent_bytes('v', words(b, n, d), 0, '1000', bytes, err, 512), -1, `${b} ${n}/${d}`);
-    t.match(text(err), /is not a percent/);
+  for (const [num, den] of [[0n, 0n], [1n, 3n], [101n, 1n], [0n, 1n], [1n, 10n ** 18n]] as const) {
+    t.throws(() => percentBytes('v', { num, den }, 0, 1000), { message: /is not a percent/ }, `${num}/${den}`);
   }
 });

@@ -41,7 +41,7 @@ typedef CUresult (*cuGetProcAddress_v2_fn)(const char *symbol, void **pfn, int c
                                            cuuint64_t flags,
                                            CUdriverProcAddressQueryResult *symbolStatus);
 
-/* ---- pitch, managed, VMM, arrays (values and layouts as in the toolkit's cuda.h) ---- */
+/* pitch, managed, VMM, arrays (values and layouts as in the toolkit's cuda.h) */
 typedef int CUdevice_attribute;
 #define CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT 51
 
@@ -136,9 +136,8 @@ typedef CUresult (*cuArrayGetMemoryRequirements_fn)(CUDA_ARRAY_MEMORY_REQUIREMEN
 typedef CUresult (*cuMipmappedArrayGetMemoryRequirements_fn)(CUDA_ARRAY_MEMORY_REQUIREMENTS *req,
                                                              CUmipmappedArray mipmap,
                                                              CUdevice device);
-/* ---- end pitch, managed, VMM, arrays ---- */
 
-/* ---- contexts (values and layouts as in the toolkit's cuda.h) ---- */
+/* contexts (values and layouts as in the toolkit's cuda.h) */
 typedef struct {
   char bytes[16];
 } CUuuid;
@@ -158,9 +157,8 @@ typedef CUresult (*cuCtxPushCurrent_v2_fn)(CUcontext ctx);
 typedef CUresult (*cuCtxPopCurrent_v2_fn)(CUcontext *pctx);
 typedef CUresult (*cuCtxGetCurrent_fn)(CUcontext *pctx);
 typedef CUresult (*cuDeviceGetUuid_fn)(CUuuid *uuid, CUdevice dev);
-/* ---- end contexts ---- */
 
-/* ---- stream-ordered (values and layouts as in the toolkit's cuda.h) ---- */
+/* stream-ordered (values and layouts as in the toolkit's cuda.h) */
 typedef struct CUstream_st *CUstream;
 typedef struct CUmemPoolHandle_st *CUmemoryPool;
 typedef struct CUgraph_st *CUgraph;
@@ -239,9 +237,8 @@ typedef CUresult (*cuGraphChildGraphNodeGetGraph_fn)(CUgraphNode hNode, CUgraph 
 typedef CUresult (*cuDeviceGetGraphMemAttribute_fn)(CUdevice device, CUgraphMem_attribute attr,
                                                     void *value);
 typedef CUresult (*cuDeviceGraphMemTrim_fn)(CUdevice device);
-/* ---- end stream-ordered ---- */
 
-/* ---- driver-taken memory: code, local memory, limits (values and layouts as in cuda.h) ---- */
+/* driver-taken memory: code, local memory, limits (values and layouts as in cuda.h) */
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUlib_st *CUlibrary;
@@ -257,6 +254,5 @@ typedef int CUlimit;
 #define CU_LIMIT_PRINTF_FIFO_SIZE 1
 #define CU_LIMIT_MALLOC_HEAP_SIZE 2
 typedef struct CUlaunchConfig_st CUlaunchConfig; /* only passed through */
-/* ---- end driver-taken memory ---- */
 
 #endif

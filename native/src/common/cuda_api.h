@@ -149,6 +149,8 @@ CUresult cuCtxSetLimit(CUlimit limit, size_t value);
 CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit);
 
 /* Their pointer types, derived from the prototypes above so no signature is written twice. */
+typedef __typeof__(cuDeviceGet) *cuDeviceGet_fn;
+typedef __typeof__(cuDeviceGetCount) *cuDeviceGetCount_fn;
 typedef __typeof__(cuModuleLoad) *cuModuleLoad_fn;
 typedef __typeof__(cuModuleLoadData) *cuModuleLoadData_fn;
 typedef __typeof__(cuModuleLoadDataEx) *cuModuleLoadDataEx_fn;

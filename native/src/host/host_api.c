@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../format/accounting.h"
+#include "../format/accounting_reader.h"
 #include "../format/config.h"
 #include "../format/limit.h"
 #include "../format/size.h"
@@ -67,6 +67,20 @@ EXPORT int gpumem_accounting_create(const char *path, char *err, int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
   return gpumem_accounting_create_file(path, 1, err, errlen);
+}
+
+EXPORT int gpumem_accounting_generation(const char *path, uint64_t *generation, char *err,
+                                        int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  if (!generation) return bad_args(err, errlen, "generation is NULL");
+  return gpumem_accounting_read_generation(path, generation, err, errlen);
+}
+
+EXPORT int gpumem_accounting_bump(const char *path, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  return gpumem_accounting_bump_generation(path, err, errlen);
 }
 
 EXPORT int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n,

@@ -14,7 +14,8 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "charge.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "handlemap.h"
 #include "symbols.h"
@@ -25,14 +26,6 @@
 #define MAX_LEVELS 64
 
 static struct handlemap arrays = HANDLEMAP_INIT, mipmaps = HANDLEMAP_INIT;
-
-/* A driver function we call but do not wrap, looked up once. */
-static void *driver_fn(void **cache, const char *name)
-{
-  void *p = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-  if (!p && (p = symbols_driver(name))) __atomic_store_n(cache, p, __ATOMIC_RELEASE);
-  return p;
-}
 
 /* Bytes of one element; formats not listed here (packed, block-compressed, video) are counted
  * at 16, the most any element takes. */
@@ -80,9 +73,8 @@ static uint64_t bound(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
 
 static uint64_t array_charge(const CUDA_ARRAY3D_DESCRIPTOR *d, CUdevice dev)
 {
-  static void *req_cache;
   cuArrayGetMemoryRequirements_fn req =
-    (cuArrayGetMemoryRequirements_fn)driver_fn(&req_cache, "cuArrayGetMemoryRequirements");
+    (cuArrayGetMemoryRequirements_fn)driver_fn(DRV_cuArrayGetMemoryRequirements);
   cuArray3DCreate_v2_fn create = (cuArray3DCreate_v2_fn)symbols_real(SYM_cuArray3DCreate_v2);
   cuArrayDestroy_fn destroy = (cuArrayDestroy_fn)symbols_real(SYM_cuArrayDestroy);
   CUDA_ARRAY3D_DESCRIPTOR twin = *d;
@@ -99,9 +91,8 @@ static uint64_t array_charge(const CUDA_ARRAY3D_DESCRIPTOR *d, CUdevice dev)
 
 static uint64_t mipmap_charge(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels, CUdevice dev)
 {
-  static void *req_cache;
   cuMipmappedArrayGetMemoryRequirements_fn req = (cuMipmappedArrayGetMemoryRequirements_fn)
-    driver_fn(&req_cache, "cuMipmappedArrayGetMemoryRequirements");
+    driver_fn(DRV_cuMipmappedArrayGetMemoryRequirements);
   cuMipmappedArrayCreate_fn create =
     (cuMipmappedArrayCreate_fn)symbols_real(SYM_cuMipmappedArrayCreate);
   cuMipmappedArrayDestroy_fn destroy =

@@ -1,4 +1,5 @@
-/* The process's view of its container's budget: loaded on first use, charged in the shared region. */
+/* The process's view of its container's budget: loaded on first use, charged in the shared region.
+ * Implemented by budget.c (which budget, its limits) and region.c (this process's charges). */
 #ifndef GPUMEM_BUDGET_H
 #define GPUMEM_BUDGET_H
 
@@ -31,7 +32,7 @@ uint64_t budget_limit(int dev, uint64_t *used);
  * would pass the budget. */
 int budget_adjust(int dev, uint64_t from, uint64_t to);
 
-/* stream-ordered: charges bytes the driver already holds, past the budget if need be. */
+/* Charges bytes the driver already holds (pools, graphs), past the budget if need be. */
 void budget_charge_held(int dev, uint64_t bytes);
 
 /* Driver-taken memory (reconcile.c): sets this process's driver-taken charge on dev to bytes.
@@ -43,8 +44,5 @@ void budget_own_charge(int dev, uint64_t *used, uint64_t *driver);
 
 /* Marks this process as one whose driver-taken memory NVML does not show (for gpumem ps). */
 void budget_mark_driver_unseen(void);
-
-/* One line to stderr, prefixed "gpumem: ". */
-void budget_say(const char *what);
 
 #endif

@@ -10,7 +10,9 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "context_measure.h"
+#include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "reconcile.h"
 #include "symbols.h"
 
@@ -35,10 +37,9 @@ static void after_fork_child(void)
   lock = fresh;
   for (int d = 0; d < GPUMEM_MAX_GPUS; d++) primary_bytes[d] = 0, primary_charged[d] = 0;
   ncreated = 0;
-  ctx_measure_reset();
 }
 
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 static int measuring(const void *out, CUdevice dev)
 {
@@ -51,7 +52,7 @@ static int measuring(const void *out, CUdevice dev)
 static int primary_active(CUdevice dev)
 {
   cuDevicePrimaryCtxGetState_fn f =
-    (cuDevicePrimaryCtxGetState_fn)symbols_driver("cuDevicePrimaryCtxGetState");
+    (cuDevicePrimaryCtxGetState_fn)driver_fn(DRV_cuDevicePrimaryCtxGetState);
   unsigned int flags;
   int active;
   if (!f || f(dev, &flags, &active) != CUDA_SUCCESS) return -1;
@@ -62,7 +63,7 @@ static void release_primary_real(CUdevice dev)
 {
   cuDevicePrimaryCtxRelease_v2_fn f =
     (cuDevicePrimaryCtxRelease_v2_fn)symbols_real(SYM_cuDevicePrimaryCtxRelease_v2);
-  if (!f) f = (cuDevicePrimaryCtxRelease_v2_fn)symbols_driver("cuDevicePrimaryCtxRelease");
+  if (!f) f = (cuDevicePrimaryCtxRelease_v2_fn)driver_fn(DRV_cuDevicePrimaryCtxRelease);
   if (f) f(dev);
 }
 

@@ -13,14 +13,13 @@
 
 #include "../format/config.h"
 #include "nvml_device.h"
-#include "nvml_real.h"
-#include "symbols.h"
+#include "nvml_library.h"
 
 #define READS 6
 #define AGREE (UINT64_C(64) << 20) /* per-process and device figures closer than this agree */
 
 /* Free memory, read until two consecutive readings agree; *stable = 0 if they never did. */
-static int read_free(const struct nvml_real *n, nvmlDevice_t h, uint64_t *free_bytes, int *stable)
+static int read_free(const struct nvml_library *n, nvmlDevice_t h, uint64_t *free_bytes, int *stable)
 {
   nvmlMemory_t mem;
   if (n->memory(h, &mem) != NVML_SUCCESS) return -1;
@@ -38,7 +37,7 @@ static int read_free(const struct nvml_real *n, nvmlDevice_t h, uint64_t *free_b
 void ctx_measure_begin(CUdevice dev, struct ctx_measure *m)
 {
   memset(m, 0, sizeof *m);
-  const struct nvml_real *n = nvml_real();
+  const struct nvml_library *n = nvml_library();
   if (!n || nvml_device_handle(n, dev, &m->handle)) return;
   if (read_free(n, m->handle, &m->free_before, &m->free_stable)) return;
   if (nvml_device_process_used(n, m->handle, &m->proc_before) != 1) m->proc_before = 0;
@@ -49,7 +48,7 @@ static uint64_t clamp(uint64_t v) { return v > CONTEXT_CHARGE_MAX ? CONTEXT_CHAR
 
 uint64_t ctx_measure_end(struct ctx_measure *m)
 {
-  const struct nvml_real *n = nvml_real();
+  const struct nvml_library *n = nvml_library();
   if (!m->nvml || !n) return 0; /* no NVML, or the device is not one NVML knows (see README) */
   uint64_t after = 0, proc_after = 0;
   int stable = 0;
@@ -66,5 +65,3 @@ uint64_t ctx_measure_end(struct ctx_measure *m)
   /* 3. Disturbed and no per-process figure: the best bound there is (freed meanwhile: 0). */
   return clamp(delta);
 }
-
-void ctx_measure_reset(void) { nvml_device_reset(); }

@@ -23,7 +23,4 @@ void ctx_measure_begin(CUdevice dev, struct ctx_measure *m);
 /* After it did: the bytes to charge (0 when nothing could be measured). */
 uint64_t ctx_measure_end(struct ctx_measure *m);
 
-/* Forgets the cached device look-ups (after fork). */
-void ctx_measure_reset(void);
-
 #endif

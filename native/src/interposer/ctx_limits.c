@@ -4,7 +4,8 @@
  * not fit gets CUDA_ERROR_OUT_OF_MEMORY and the device never holds it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "local_memory.h"
 #include "reconcile.h"
@@ -27,7 +28,7 @@ GPUMEM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value)
   }
   if (limit != CU_LIMIT_MALLOC_HEAP_SIZE && limit != CU_LIMIT_PRINTF_FIFO_SIZE)
     return real(limit, value);
-  cuCtxGetLimit_fn get = (cuCtxGetLimit_fn)symbols_driver("cuCtxGetLimit");
+  cuCtxGetLimit_fn get = (cuCtxGetLimit_fn)driver_fn(DRV_cuCtxGetLimit);
   size_t now = 0;
   if (!get || get(&now, limit) != CUDA_SUCCESS) now = 0;
   uint64_t grow = value > now ? value - now : 0;

@@ -5,31 +5,10 @@
  * process relative to libgpumem.so and break other interposers; so the entry point is a few lines
  * of assembly that ask the table and, for names that are not ours, jump (not call) to glibc's
  * dlsym with the caller's return address still on the stack. */
-#include "dlsym.h"
+#include <stddef.h>
 
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
+#include "libc_dlsym.h"
 #include "symbols.h"
-
-void *(*gpumem_real_dlsym)(void *handle, const char *name) __attribute__((visibility("hidden")));
-
-void gpumem_dlsym_init(void)
-{
-  if (__atomic_load_n(&gpumem_real_dlsym, __ATOMIC_ACQUIRE)) return;
-  /* GLIBC_2.2.5 exists in every x86_64 glibc (a compat alias of the same function on >= 2.34). */
-  void *p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-  if (!p) p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-  if (!p) {
-    static const char msg[] = "gpumem: cannot find glibc's dlsym; aborting\n";
-    ssize_t ignored = write(2, msg, sizeof msg - 1);
-    (void)ignored;
-    abort();
-  }
-  __atomic_store_n(&gpumem_real_dlsym, (void *(*)(void *, const char *))p, __ATOMIC_RELEASE);
-}
 
 /* Our wrapper for a table name, once the real address is stored; NULL: let glibc answer. */
 __attribute__((visibility("hidden"), used)) void *gpumem_dlsym_lookup(void *handle,

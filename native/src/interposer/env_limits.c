@@ -5,21 +5,17 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../common/cuda.h"
+#include "../common/cuda_api.h"
 #include "../format/limit.h"
-#include "budget.h"
+#include "say.h"
+#include "driver_fns.h"
 #include "symbols.h"
 
 extern char **environ;
 
-typedef CUresult (*device_count_fn)(int *count);
-typedef CUresult (*device_get_fn)(CUdevice *dev, int ordinal);
-
 /* Written once under budget.c's pthread_once, read-only afterwards. */
 static struct gpumem_env_limits env;
 static unsigned char reported[GPUMEM_MAX_GPUS];
-
-static void say(const char *what) { budget_say(what); }
 
 int env_limits_have_percent(void)
 {
@@ -42,7 +38,7 @@ int env_limits_percent_bytes(int dev, uint64_t device_total, uint64_t *bytes)
   }
   char err[600];
   if (gpumem_limit_percent_bytes(what, l, dev, device_total, bytes, err, sizeof err) == 0) return 1;
-  if (!__atomic_exchange_n(&reported[dev], 1, __ATOMIC_RELAXED)) say(err);
+  if (!__atomic_exchange_n(&reported[dev], 1, __ATOMIC_RELAXED)) gpumem_say(err);
   return -1;
 }
 
@@ -50,8 +46,8 @@ int env_limits_percent_bytes(int dev, uint64_t device_total, uint64_t *bytes)
  * CUDA_ERROR_NOT_INITIALIZED) nothing here, and the budget code resolves at first use. */
 static int resolve_now(struct gpumem_config *c)
 {
-  device_count_fn count_of = (device_count_fn)symbols_driver("cuDeviceGetCount");
-  device_get_fn device_get = (device_get_fn)symbols_driver("cuDeviceGet");
+  cuDeviceGetCount_fn count_of = (cuDeviceGetCount_fn)driver_fn(DRV_cuDeviceGetCount);
+  cuDeviceGet_fn device_get = (cuDeviceGet_fn)driver_fn(DRV_cuDeviceGet);
   cuDeviceTotalMem_v2_fn total_of = (cuDeviceTotalMem_v2_fn)symbols_real(SYM_cuDeviceTotalMem_v2);
   int count = 0;
   if (!count_of || !device_get || !total_of || count_of(&count) != CUDA_SUCCESS) return 0;
@@ -74,7 +70,7 @@ int env_limits_load(struct gpumem_config *c)
   char err[600];
   int found = gpumem_limit_env((const char *const *)environ, -1, &env, err, sizeof err);
   if (found < 0) {
-    say(err);
+    gpumem_say(err);
     return -1;
   }
   if (!found) return 0;

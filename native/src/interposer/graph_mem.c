@@ -5,6 +5,7 @@
 
 #include "../format/config.h"
 #include "budget.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "memory_async.h"
 #include "symbols.h"
@@ -30,7 +31,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct exec_rec *buckets[BUCKETS];
 static struct async_charge charge[GPUMEM_MAX_GPUS];
 static uint64_t epoch[GPUMEM_MAX_GPUS]; /* cuDeviceGraphMemTrim calls seen per device */
-static void *get_nodes_fn, *node_type_fn, *alloc_params_fn, *child_fn, *graph_attr_fn;
 
 static struct exec_rec **slot_of(CUgraphExec exec)
 {
@@ -42,13 +42,12 @@ static struct exec_rec **slot_of(CUgraphExec exec)
 /* Adds the allocation nodes of graph (and of its child graphs) to *bytes, *dev, *mask. */
 static void measure(CUgraph graph, uint64_t *bytes, int *dev, uint64_t *mask, int depth)
 {
-  cuGraphGetNodes_fn get = (cuGraphGetNodes_fn)async_driver_fn(&get_nodes_fn, "cuGraphGetNodes");
-  cuGraphNodeGetType_fn type_of =
-    (cuGraphNodeGetType_fn)async_driver_fn(&node_type_fn, "cuGraphNodeGetType");
-  cuGraphMemAllocNodeGetParams_fn params_of = (cuGraphMemAllocNodeGetParams_fn)async_driver_fn(
-    &alloc_params_fn, "cuGraphMemAllocNodeGetParams");
-  cuGraphChildGraphNodeGetGraph_fn child_of = (cuGraphChildGraphNodeGetGraph_fn)async_driver_fn(
-    &child_fn, "cuGraphChildGraphNodeGetGraph");
+  cuGraphGetNodes_fn get = (cuGraphGetNodes_fn)driver_fn(DRV_cuGraphGetNodes);
+  cuGraphNodeGetType_fn type_of = (cuGraphNodeGetType_fn)driver_fn(DRV_cuGraphNodeGetType);
+  cuGraphMemAllocNodeGetParams_fn params_of =
+    (cuGraphMemAllocNodeGetParams_fn)driver_fn(DRV_cuGraphMemAllocNodeGetParams);
+  cuGraphChildGraphNodeGetGraph_fn child_of =
+    (cuGraphChildGraphNodeGetGraph_fn)driver_fn(DRV_cuGraphChildGraphNodeGetGraph);
   size_t n = 0;
   if (!get || !type_of || !params_of || get(graph, NULL, &n) != CUDA_SUCCESS || n == 0) return;
   CUgraphNode *nodes = malloc(n * sizeof *nodes);
@@ -88,8 +87,8 @@ static void record(CUgraphExec exec, CUgraph graph)
 
 static uint64_t graph_reserved(int dev, uint64_t otherwise)
 {
-  cuDeviceGetGraphMemAttribute_fn f = (cuDeviceGetGraphMemAttribute_fn)async_driver_fn(
-    &graph_attr_fn, "cuDeviceGetGraphMemAttribute");
+  cuDeviceGetGraphMemAttribute_fn f =
+    (cuDeviceGetGraphMemAttribute_fn)driver_fn(DRV_cuDeviceGetGraphMemAttribute);
   cuuint64_t v;
   return f && f(dev, CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT, &v) == CUDA_SUCCESS ? v : otherwise;
 }

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "fork_reset.h"
+
 struct handlemap_entry {
   uint64_t key; /* 0 = empty */
   uint64_t size;
@@ -38,7 +40,7 @@ static void enlist(struct handlemap *m)
 {
   pthread_mutex_lock(&maps_lock);
   if (!m->registered && nmaps < MAX_MAPS) {
-    if (nmaps == 0) pthread_atfork(NULL, NULL, after_fork_child);
+    if (nmaps == 0) fork_reset_register(after_fork_child);
     maps[nmaps++] = m;
     m->registered = 1;
   }

@@ -11,8 +11,10 @@
 #include "../common/cuda_api.h"
 #include "../format/config.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "local_memory.h"
 #include "reconcile.h"
 #include "symbols.h"
@@ -82,7 +84,7 @@ static void after_fork_child(void)
   several_devices = 0;
   first_device = -1;
 }
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 /* User-space pointers fit in 48 bits: the device goes above them. */
 static inline uintptr_t key_of(CUfunction f, int dev)
@@ -106,10 +108,9 @@ static inline uintptr_t launch_key(CUfunction f, int *dev)
  * cuLibraryGetKernel) may be launched as a CUfunction: then it is asked as a kernel. */
 static uint64_t local_size(CUfunction f, CUdevice dev)
 {
-  static cuFuncGetAttribute_fn func_attr;
-  static cuKernelGetAttribute_fn kernel_attr;
-  if (!func_attr) func_attr = (cuFuncGetAttribute_fn)symbols_driver("cuFuncGetAttribute");
-  if (!kernel_attr) kernel_attr = (cuKernelGetAttribute_fn)symbols_driver("cuKernelGetAttribute");
+  cuFuncGetAttribute_fn func_attr = (cuFuncGetAttribute_fn)driver_fn(DRV_cuFuncGetAttribute);
+  cuKernelGetAttribute_fn kernel_attr =
+    (cuKernelGetAttribute_fn)driver_fn(DRV_cuKernelGetAttribute);
   int v = 0;
   if (func_attr && func_attr(&v, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, f) == CUDA_SUCCESS && v > 0)
     return (uint64_t)v;

@@ -8,8 +8,9 @@
 
 #include "../common/cuda_api.h"
 #include "../format/config.h"
+#include "driver_fns.h"
+#include "fork_reset.h"
 #include "reconcile.h"
-#include "symbols.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t per_thread_now[GPUMEM_MAX_GPUS]; /* 0 = not read yet */
@@ -17,7 +18,7 @@ static uint64_t threads[GPUMEM_MAX_GPUS];
 
 static uint64_t device_threads(int dev)
 {
-  cuDeviceGetAttribute_fn get = (cuDeviceGetAttribute_fn)symbols_driver("cuDeviceGetAttribute");
+  cuDeviceGetAttribute_fn get = (cuDeviceGetAttribute_fn)driver_fn(DRV_cuDeviceGetAttribute);
   int sms = 0, per_sm = 0;
   if (!get || get(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) != CUDA_SUCCESS ||
       get(&per_sm, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, dev) != CUDA_SUCCESS ||
@@ -39,11 +40,11 @@ static void learn(int dev)
   static int registered;
   if (!registered) {
     registered = 1;
-    pthread_atfork(NULL, NULL, after_fork_child);
+    fork_reset_register(after_fork_child);
   }
   if (per_thread_now[dev]) return;
   threads[dev] = device_threads(dev);
-  cuCtxGetLimit_fn get = (cuCtxGetLimit_fn)symbols_driver("cuCtxGetLimit");
+  cuCtxGetLimit_fn get = (cuCtxGetLimit_fn)driver_fn(DRV_cuCtxGetLimit);
   size_t v = 0;
   if (!get || get(&v, CU_LIMIT_STACK_SIZE) != CUDA_SUCCESS || v == 0) v = 1024;
   per_thread_now[dev] = v;

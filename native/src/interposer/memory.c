@@ -3,7 +3,7 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "charge.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "ptrmap.h"
 #include "reconcile.h"

@@ -7,8 +7,10 @@
 
 #include "../format/config.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
+#include "fork_reset.h"
 #include "symbols.h"
 
 #define MAX_POOLS 256
@@ -26,8 +28,6 @@ static struct pool_rec pools[MAX_POOLS] = {[0 ... MAX_POOLS - 1] = {.lock = PTHR
 static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void *get_attr_fn, *get_mem_pool_fn, *stream_device_fn, *capturing_fn[2], *sync_fn[2];
-
 /* The child of fork() is another process with no pools of its own (its budget slot is fresh). */
 static void after_fork_child(void)
 {
@@ -39,21 +39,7 @@ static void after_fork_child(void)
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   pools_lock = fresh;
 }
-static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
-
-/* Absence is remembered too (e.g. cuStreamGetDevice before CUDA 12.8): a failed look-up costs a
- * dlopen and the loader lock, too much for every allocation. Only called from wrappers, when
- * the driver is loaded. */
-#define ABSENT ((void *)1)
-void *async_driver_fn(void **cache, const char *name)
-{
-  void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-  if (!f) {
-    f = symbols_driver(name);
-    __atomic_store_n(cache, f ? f : ABSENT, __ATOMIC_RELEASE);
-  }
-  return f == ABSENT ? NULL : f;
-}
+static void register_fork(void) { fork_reset_register(after_fork_child); }
 
 int async_settle(struct async_charge *c, int dev, uint64_t pending, uint64_t now, int may_refuse)
 {
@@ -74,8 +60,7 @@ int async_stream_device(CUstream stream, CUdevice *dev)
 {
   /* NULL, CU_STREAM_LEGACY (1) and CU_STREAM_PER_THREAD (2) are the current context's. */
   cuStreamGetDevice_fn f = (uintptr_t)stream > 2
-                             ? (cuStreamGetDevice_fn)async_driver_fn(&stream_device_fn,
-                                                                     "cuStreamGetDevice")
+                             ? (cuStreamGetDevice_fn)driver_fn(DRV_cuStreamGetDevice)
                              : NULL;
   if (!(f && f(stream, dev) == CUDA_SUCCESS) && current_device(dev) != CUDA_SUCCESS) return -1;
   return *dev >= 0 && *dev < GPUMEM_MAX_GPUS ? 0 : -1;
@@ -84,8 +69,7 @@ int async_stream_device(CUstream stream, CUdevice *dev)
 /* A pool attribute (cuuint64_t), or `otherwise` when the driver cannot say. */
 static uint64_t pool_attr(CUmemoryPool pool, CUmemPool_attribute attr, uint64_t otherwise)
 {
-  cuMemPoolGetAttribute_fn f =
-    (cuMemPoolGetAttribute_fn)async_driver_fn(&get_attr_fn, "cuMemPoolGetAttribute");
+  cuMemPoolGetAttribute_fn f = (cuMemPoolGetAttribute_fn)driver_fn(DRV_cuMemPoolGetAttribute);
   cuuint64_t v;
   return f && f(pool, attr, &v) == CUDA_SUCCESS ? v : otherwise;
 }
@@ -119,8 +103,8 @@ static void refresh(struct pool_rec *r)
 
 static int capturing(CUstream stream, int ptsz)
 {
-  cuStreamIsCapturing_fn f = (cuStreamIsCapturing_fn)async_driver_fn(
-    &capturing_fn[ptsz], ptsz ? "cuStreamIsCapturing_ptsz" : "cuStreamIsCapturing");
+  cuStreamIsCapturing_fn f = (cuStreamIsCapturing_fn)driver_fn(
+    ptsz ? DRV_cuStreamIsCapturing_ptsz : DRV_cuStreamIsCapturing);
   int status;
   return f && f(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
@@ -160,8 +144,8 @@ static void undo(struct pool_rec *r, CUdeviceptr ptr, CUstream stream, int ptsz,
 {
   cuMemFreeAsync_fn f =
     (cuMemFreeAsync_fn)symbols_real(ptsz ? SYM_cuMemFreeAsync_ptsz : SYM_cuMemFreeAsync);
-  cuStreamSynchronize_fn sync = (cuStreamSynchronize_fn)async_driver_fn(
-    &sync_fn[ptsz], ptsz ? "cuStreamSynchronize_ptsz" : "cuStreamSynchronize");
+  cuStreamSynchronize_fn sync = (cuStreamSynchronize_fn)driver_fn(
+    ptsz ? DRV_cuStreamSynchronize_ptsz : DRV_cuStreamSynchronize);
   cuMemPoolTrimTo_fn trim = (cuMemPoolTrimTo_fn)symbols_real(SYM_cuMemPoolTrimTo);
   if (f && f(ptr, stream) == CUDA_SUCCESS && sync) sync(stream);
   if (trim) trim(r->pool, 0);
@@ -185,8 +169,7 @@ static CUresult alloc_async(int ptsz, CUdeviceptr *dptr, size_t size, CUmemoryPo
   if (m == BUDGET_OFF || !dptr || size == 0 || async_stream_device(stream, &dev)) return CALL();
   CUmemoryPool p = pool;
   if (!p) { /* the stream's device's current pool, which cuDeviceSetMemPool may change */
-    cuDeviceGetMemPool_fn get =
-      (cuDeviceGetMemPool_fn)async_driver_fn(&get_mem_pool_fn, "cuDeviceGetMemPool");
+    cuDeviceGetMemPool_fn get = (cuDeviceGetMemPool_fn)driver_fn(DRV_cuDeviceGetMemPool);
     if (!get || get(&p, dev) != CUDA_SUCCESS || !p) return CALL();
   }
   /* A pool not created through us (a default pool passed explicitly) is the stream's device's. */

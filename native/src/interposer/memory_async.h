@@ -24,9 +24,6 @@ struct async_charge {
  * because the driver already holds them. 0 otherwise. */
 int async_settle(struct async_charge *c, int dev, uint64_t pending, uint64_t now, int may_refuse);
 
-/* A driver function we call but do not wrap, resolved once into *cache. */
-void *async_driver_fn(void **cache, const char *name);
-
 /* The device a stream's work runs on: cuStreamGetDevice for a real stream if the driver has it,
  * else the current context's device. 0, or -1 when neither is known. */
 int async_stream_device(CUstream stream, CUdevice *dev);

@@ -4,7 +4,8 @@
  * CUDA_ERROR_OUT_OF_MEMORY, before anything could run from it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "reconcile.h"
 #include "symbols.h"
@@ -21,7 +22,7 @@ static CUresult settle_module(CUresult rc, int dev, CUmodule *module)
 {
   if (rc != CUDA_SUCCESS || dev < 0 || !module) return rc;
   if (reconcile_now(dev, RECONCILE_STRICT) == 0) return rc;
-  cuModuleUnload_fn unload = (cuModuleUnload_fn)symbols_driver("cuModuleUnload");
+  cuModuleUnload_fn unload = (cuModuleUnload_fn)driver_fn(DRV_cuModuleUnload);
   if (unload) unload(*module);
   *module = NULL;
   reconcile_now(dev, RECONCILE_FREED);
@@ -32,7 +33,7 @@ static CUresult settle_library(CUresult rc, int dev, CUlibrary *library)
 {
   if (rc != CUDA_SUCCESS || dev < 0 || !library) return rc;
   if (reconcile_now(dev, RECONCILE_STRICT) == 0) return rc;
-  cuLibraryUnload_fn unload = (cuLibraryUnload_fn)symbols_driver("cuLibraryUnload");
+  cuLibraryUnload_fn unload = (cuLibraryUnload_fn)driver_fn(DRV_cuLibraryUnload);
   if (unload) unload(*library);
   *library = NULL;
   reconcile_now(dev, RECONCILE_FREED);

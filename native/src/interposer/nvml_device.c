@@ -9,16 +9,29 @@
 #include <unistd.h>
 
 #include "../format/config.h"
-#include "symbols.h"
+#include "driver_fns.h"
+#include "fork_reset.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static nvmlDevice_t handles[GPUMEM_MAX_GPUS];
 static int looked_up[GPUMEM_MAX_GPUS];
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static int look_up(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
+/* A child after fork() looks its devices up again. */
+static void after_fork_child(void)
 {
-  cuDeviceGetUuid_fn get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid_v2");
-  if (!get_uuid) get_uuid = (cuDeviceGetUuid_fn)symbols_driver("cuDeviceGetUuid");
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  lock = fresh;
+  memset(looked_up, 0, sizeof looked_up);
+  memset(handles, 0, sizeof handles);
+}
+
+static void register_fork(void) { fork_reset_register(after_fork_child); }
+
+static int look_up(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
+{
+  cuDeviceGetUuid_fn get_uuid = (cuDeviceGetUuid_fn)driver_fn(DRV_cuDeviceGetUuid_v2);
+  if (!get_uuid) get_uuid = (cuDeviceGetUuid_fn)driver_fn(DRV_cuDeviceGetUuid);
   CUuuid id;
   if (!get_uuid || get_uuid(&id, dev) != CUDA_SUCCESS) return -1;
   const unsigned char *b = (const unsigned char *)id.bytes;
@@ -42,9 +55,10 @@ static int look_up(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
   return -1;
 }
 
-int nvml_device_handle(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *out)
+int nvml_device_handle(const struct nvml_library *n, CUdevice dev, nvmlDevice_t *out)
 {
   if (!n || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
+  pthread_once(&fork_once, register_fork);
   pthread_mutex_lock(&lock);
   if (!looked_up[dev]) {
     nvmlDevice_t h = NULL;
@@ -57,7 +71,7 @@ int nvml_device_handle(const struct nvml_real *n, CUdevice dev, nvmlDevice_t *ou
   return h ? 0 : -1;
 }
 
-int nvml_device_process_used(const struct nvml_real *n, nvmlDevice_t h, uint64_t *used)
+int nvml_device_process_used(const struct nvml_library *n, nvmlDevice_t h, uint64_t *used)
 {
   if (!n || !n->processes) return -1;
   nvmlProcessInfo_t infos[256];
@@ -71,12 +85,4 @@ int nvml_device_process_used(const struct nvml_real *n, nvmlDevice_t h, uint64_t
       return 1;
     }
   return 0;
-}
-
-void nvml_device_reset(void)
-{
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  lock = fresh;
-  memset(looked_up, 0, sizeof looked_up);
-  memset(handles, 0, sizeof handles);
 }

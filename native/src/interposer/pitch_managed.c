@@ -4,7 +4,8 @@
 #include "../format/config.h"
 #include "budget.h"
 #include "charge.h"
-#include "device.h"
+#include "current_device.h"
+#include "driver_fns.h"
 #include "export.h"
 #include "ptrmap.h"
 #include "symbols.h"
@@ -19,7 +20,7 @@ static uint64_t pitch_alignment(CUdevice dev)
   static int cached[GPUMEM_MAX_GPUS]; /* 0 = not asked yet; asked once per device */
   int a = __atomic_load_n(&cached[dev], __ATOMIC_RELAXED);
   if (a) return (uint64_t)a;
-  cuDeviceGetAttribute_fn get = (cuDeviceGetAttribute_fn)symbols_driver("cuDeviceGetAttribute");
+  cuDeviceGetAttribute_fn get = (cuDeviceGetAttribute_fn)driver_fn(DRV_cuDeviceGetAttribute);
   int v = 0;
   if (!get || get(&v, CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT, dev) != CUDA_SUCCESS) v = 0;
   a = v > MIN_PITCH_ALIGNMENT && v <= (1 << 20) ? v : MIN_PITCH_ALIGNMENT;

@@ -16,8 +16,10 @@
 
 #include "../format/config.h"
 #include "budget.h"
+#include "fork_reset.h"
 #include "nvml_device.h"
-#include "nvml_real.h"
+#include "nvml_library.h"
+#include "say.h"
 
 #define RECONCILE_MS 100
 #define LOWER_READINGS 3
@@ -72,7 +74,7 @@ static void note_unseen(void)
   if (unseen_said) return;
   unseen_said = 1;
   budget_mark_driver_unseen();
-  budget_say("NVML shows no per-process memory for this process (driver older than 565, or no "
+  gpumem_say("NVML shows no per-process memory for this process (driver older than 565, or no "
              "NVML): memory the driver takes without an allocation call is not charged");
 }
 
@@ -85,7 +87,7 @@ static uint64_t target_locked(int dev, int how, int *seen, struct device_state *
   int freed = how == RECONCILE_FREED;
   struct device_state *d = next;
   *d = devs[dev];
-  const struct nvml_real *n = nvml_real();
+  const struct nvml_library *n = nvml_library();
   nvmlDevice_t h;
   uint64_t proc = 0;
   *seen = n && nvml_device_handle(n, dev, &h) == 0 && nvml_device_process_used(n, h, &proc) == 1;
@@ -182,7 +184,8 @@ static void stop_thread(void)
   if (was) pthread_join(thread, NULL);
 }
 
-/* fork() while the thread is inside NVML would leave the child with NVML's locks held. */
+/* fork() while the thread is inside NVML would leave the child with NVML's locks held. These two
+ * halves are installed with the thread itself; the child's half is a reset like every module's. */
 static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void)
@@ -203,7 +206,8 @@ static void start_thread(void)
   static int registered;
   if (!registered) {
     registered = 1;
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    pthread_atfork(before_fork, after_fork_parent, NULL);
+    fork_reset_register(after_fork_child);
     atexit(stop_thread);
   }
   /* The thread takes no signals: they stay the program's threads' business. */

@@ -1,23 +1,17 @@
-/* The one explicit table of wrapped driver symbols; adding an API family means adding rows here.
- *
- * Later families slot in the same way: cuMemAllocPitch (3020 -> _v2), cuMemAllocManaged,
- * cuMemCreate/cuMemMap/cuMemUnmap/cuMemRelease (VMM), cuMemAllocAsync (11020; its per-thread-stream variant is looked
- * up with flags = 2 and wraps the same way), cuArrayCreate (3020 -> _v2), ... */
+/* The one explicit table of wrapped driver symbols; adding an API family means adding rows here
+ * (a per-thread-stream variant is one more row with the same base and ptsz = 1). */
 #include "symbols.h"
 
-#include <dlfcn.h>
 #include <string.h>
 
 #include "../common/cuda.h"
-#include "dlsym.h"
+#include "driver_fns.h"
 #include "export.h"
 
 /* Our wrappers carry the driver's names: their prototypes are the driver's. */
 #include "../common/cuda_api.h"
 int nvmlDeviceGetMemoryInfo(void *device, void *memory);
 int nvmlDeviceGetMemoryInfo_v2(void *device, void *memory);
-/* stream-ordered: prototypes in memory_async.h */
-#include "memory_async.h"
 
 /* Indexed by enum gpumem_sym. Rows sharing a base are ordered by min_version. */
 static struct gpumem_symbol table[SYM_COUNT] = {
@@ -49,7 +43,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                   (void *)cuMipmappedArrayCreate, 0},
   [SYM_cuMipmappedArrayDestroy] = {"cuMipmappedArrayDestroy", "cuMipmappedArrayDestroy", 5000,
                                    (void *)cuMipmappedArrayDestroy, 0},
-  /* end pitch, managed, VMM, arrays */
   /* stream-ordered: the _ptsz rows share the base and answer flags = 2 (see symbols_by_base) */
   [SYM_cuMemAllocAsync] = {"cuMemAllocAsync", "cuMemAllocAsync", 11020, (void *)cuMemAllocAsync, 0, 0},
   [SYM_cuMemAllocAsync_ptsz] = {"cuMemAllocAsync", "cuMemAllocAsync_ptsz", 11020,
@@ -85,7 +78,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                               (void *)cuGraphExecDestroy, 0, 0},
   [SYM_cuDeviceGraphMemTrim] = {"cuDeviceGraphMemTrim", "cuDeviceGraphMemTrim", 11040,
                                 (void *)cuDeviceGraphMemTrim, 0, 0},
-  /* end stream-ordered */
   /* contexts and NVML (NVML names: reached by dlsym or linking only; base = name) */
   [SYM_cuDevicePrimaryCtxRetain] = {"cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRetain", 7000,
                                     (void *)cuDevicePrimaryCtxRetain, 0},
@@ -101,7 +93,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                    (void *)nvmlDeviceGetMemoryInfo, 0},
   [SYM_nvmlDeviceGetMemoryInfo_v2] = {"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo_v2", 0,
                                       (void *)nvmlDeviceGetMemoryInfo_v2, 0},
-  /* end contexts and NVML */
   /* driver-taken memory: code loads, launches (_ptsz rows answer flags = 2), limits */
   [SYM_cuModuleLoad] = {"cuModuleLoad", "cuModuleLoad", 2000, (void *)cuModuleLoad, 0, 0},
   [SYM_cuModuleLoadData] = {"cuModuleLoadData", "cuModuleLoadData", 2000,
@@ -127,7 +118,6 @@ static struct gpumem_symbol table[SYM_COUNT] = {
                                           "cuLaunchCooperativeKernel_ptsz", 9000,
                                           (void *)cuLaunchCooperativeKernel_ptsz, 0, 1},
   [SYM_cuCtxSetLimit] = {"cuCtxSetLimit", "cuCtxSetLimit", 3010, (void *)cuCtxSetLimit, 0, 0},
-  /* end driver-taken memory */
 };
 
 struct gpumem_symbol *symbols_by_name(const char *name)
@@ -162,26 +152,10 @@ void symbols_set_real(struct gpumem_symbol *s, void *real)
   if (real && real != s->wrapper) __atomic_store_n(&s->real, real, __ATOMIC_RELEASE);
 }
 
-/* RTLD_NEXT finds a driver the program is linked with; a driver only dlopen()ed (RTLD_LOCAL,
- * as cudart does) is found through its handle instead. */
-void *symbols_driver(const char *name)
-{
-  gpumem_dlsym_init();
-  void *p = gpumem_real_dlsym(RTLD_NEXT, name);
-  if (!p) {
-    void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-    if (h) {
-      p = gpumem_real_dlsym(h, name);
-      dlclose(h); /* NOLOAD took a reference; the driver stays loaded */
-    }
-  }
-  return p;
-}
-
 void *symbols_real(enum gpumem_sym id)
 {
   void *p = __atomic_load_n(&table[id].real, __ATOMIC_ACQUIRE);
   if (p) return p;
-  symbols_set_real(&table[id], symbols_driver(table[id].name));
+  symbols_set_real(&table[id], driver_lookup(table[id].name));
   return __atomic_load_n(&table[id].real, __ATOMIC_ACQUIRE);
 }

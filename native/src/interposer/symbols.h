@@ -22,7 +22,6 @@ enum gpumem_sym {
   SYM_cuArrayDestroy,
   SYM_cuMipmappedArrayCreate,
   SYM_cuMipmappedArrayDestroy,
-  /* end pitch, managed, VMM, arrays */
   /* stream-ordered */
   SYM_cuMemAllocAsync,
   SYM_cuMemAllocAsync_ptsz,
@@ -42,7 +41,6 @@ enum gpumem_sym {
   SYM_cuGraphLaunch_ptsz,
   SYM_cuGraphExecDestroy,
   SYM_cuDeviceGraphMemTrim,
-  /* end stream-ordered */
   /* contexts and NVML */
   SYM_cuDevicePrimaryCtxRetain,
   SYM_cuDevicePrimaryCtxRelease_v2,
@@ -53,7 +51,6 @@ enum gpumem_sym {
   SYM_cuCtxDestroy_v2,
   SYM_nvmlDeviceGetMemoryInfo,
   SYM_nvmlDeviceGetMemoryInfo_v2,
-  /* end contexts and NVML */
   /* driver-taken memory: code loads, launches, limits */
   SYM_cuModuleLoad,
   SYM_cuModuleLoadData,
@@ -68,7 +65,6 @@ enum gpumem_sym {
   SYM_cuLaunchCooperativeKernel,
   SYM_cuLaunchCooperativeKernel_ptsz,
   SYM_cuCtxSetLimit,
-  /* end driver-taken memory */
   SYM_COUNT
 };
 
@@ -94,8 +90,5 @@ void symbols_set_real(struct gpumem_symbol *s, void *real);
 
 /* The driver's address for a row, resolved on first need when we were reached via -lcuda. */
 void *symbols_real(enum gpumem_sym id);
-
-/* A driver function we call but do not wrap (e.g. cuCtxGetDevice), or NULL. */
-void *symbols_driver(const char *name);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "fork_reset.h"
 
 struct vmm_alloc {
   uint64_t handle, size;
@@ -32,7 +33,7 @@ static void after_fork_child(void)
   nindex = capindex = nmaps = capmaps = 0;
 }
 
-static void setup(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void setup(void) { fork_reset_register(after_fork_child); }
 
 static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
 {

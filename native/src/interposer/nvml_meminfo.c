@@ -3,7 +3,7 @@
 #include "../common/nvml.h"
 #include "budget.h"
 #include "export.h"
-#include "nvml_real.h"
+#include "nvml_library.h"
 #include "symbols.h"
 
 /* The wrapped function's real address: recorded by dlsym interposition, found next in the
@@ -12,7 +12,7 @@ static void *real_of(enum gpumem_sym id, const char *name)
 {
   void *p = symbols_real(id);
   if (!p) {
-    p = nvml_real_sym(name);
+    p = nvml_library_sym(name);
     if (p) symbols_set_real(symbols_by_name(name), p);
     p = symbols_real(id);
   }
@@ -31,7 +31,7 @@ static int virtualize(nvmlDevice_t device, unsigned long long *total, unsigned l
     return 1;
   }
   static nvmlDeviceGetIndex_fn get_index;
-  if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_real_sym("nvmlDeviceGetIndex");
+  if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_library_sym("nvmlDeviceGetIndex");
   unsigned int index;
   if (!get_index || get_index(device, &index) != NVML_SUCCESS) return 0;
   uint64_t charged, limit = budget_limit((int)index, &charged);

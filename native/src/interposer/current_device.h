@@ -1,6 +1,6 @@
 /* Which device the calling thread's current context is on, as the driver tells it. */
-#ifndef GPUMEM_DEVICE_H
-#define GPUMEM_DEVICE_H
+#ifndef GPUMEM_CURRENT_DEVICE_H
+#define GPUMEM_CURRENT_DEVICE_H
 
 #include "../common/cuda.h"
 

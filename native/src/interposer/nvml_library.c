@@ -1,16 +1,16 @@
 /* Loads the real libnvidia-ml.so.1 lazily and resolves its functions through glibc's dlsym, so
  * what gpumem measures is the device as it is, not as our own wrappers present it. */
-#include "nvml_real.h"
+#include "nvml_library.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
 
-#include "dlsym.h"
+#include "libc_dlsym.h"
 
 static pthread_once_t open_once = PTHREAD_ONCE_INIT, init_once = PTHREAD_ONCE_INIT;
 static void *handle;
-static struct nvml_real api;
+static struct nvml_library api;
 static int usable;
 
 static void open_library(void)
@@ -20,7 +20,7 @@ static void open_library(void)
   handle = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
 }
 
-void *nvml_real_sym(const char *name)
+void *nvml_library_sym(const char *name)
 {
   pthread_once(&open_once, open_library);
   return handle ? gpumem_real_dlsym(handle, name) : NULL;
@@ -28,14 +28,14 @@ void *nvml_real_sym(const char *name)
 
 static void init_library(void)
 {
-  nvmlInit_v2_fn init = (nvmlInit_v2_fn)nvml_real_sym("nvmlInit_v2");
-  api.count = (nvmlDeviceGetCount_v2_fn)nvml_real_sym("nvmlDeviceGetCount_v2");
+  nvmlInit_v2_fn init = (nvmlInit_v2_fn)nvml_library_sym("nvmlInit_v2");
+  api.count = (nvmlDeviceGetCount_v2_fn)nvml_library_sym("nvmlDeviceGetCount_v2");
   api.handle_by_index =
-    (nvmlDeviceGetHandleByIndex_v2_fn)nvml_real_sym("nvmlDeviceGetHandleByIndex_v2");
-  api.index = (nvmlDeviceGetIndex_fn)nvml_real_sym("nvmlDeviceGetIndex");
-  api.uuid = (nvmlDeviceGetUUID_fn)nvml_real_sym("nvmlDeviceGetUUID");
-  api.memory = (nvmlDeviceGetMemoryInfo_fn)nvml_real_sym("nvmlDeviceGetMemoryInfo");
-  api.processes = (nvmlDeviceGetComputeRunningProcesses_v3_fn)nvml_real_sym(
+    (nvmlDeviceGetHandleByIndex_v2_fn)nvml_library_sym("nvmlDeviceGetHandleByIndex_v2");
+  api.index = (nvmlDeviceGetIndex_fn)nvml_library_sym("nvmlDeviceGetIndex");
+  api.uuid = (nvmlDeviceGetUUID_fn)nvml_library_sym("nvmlDeviceGetUUID");
+  api.memory = (nvmlDeviceGetMemoryInfo_fn)nvml_library_sym("nvmlDeviceGetMemoryInfo");
+  api.processes = (nvmlDeviceGetComputeRunningProcesses_v3_fn)nvml_library_sym(
     "nvmlDeviceGetComputeRunningProcesses_v3");
   /* NVML counts nvmlInit calls; ours is never shut down, so the program's own
    * nvmlShutdown cannot pull NVML out from under a later measurement. */
@@ -43,7 +43,7 @@ static void init_library(void)
            init() == NVML_SUCCESS;
 }
 
-const struct nvml_real *nvml_real(void)
+const struct nvml_library *nvml_library(void)
 {
   pthread_once(&init_once, init_library);
   return usable ? &api : NULL;

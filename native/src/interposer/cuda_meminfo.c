@@ -1,7 +1,7 @@
 /* What a program is told about device memory: the budget as the total, the budget left as free. */
 #include "../common/cuda.h"
 #include "budget.h"
-#include "device.h"
+#include "current_device.h"
 #include "export.h"
 #include "symbols.h"
 

@@ -150,7 +150,7 @@ UNITFILE
 
 # The layout as the C side defines it (native/src/common/layout.h), read through the built code.
 layout() { # DIST_DIR
-  "$NODE" --input-type=module -e "import { stateRoot, agentSocket, agentPidfile } from '$1/lib/layout.js'; console.log([stateRoot(), agentSocket(), agentPidfile()].join(' '))"
+  "$NODE" --input-type=module -e "import { stateRoot, agentSocket, agentPidfile, containerPaths } from '$1/lib/layout.js'; console.log([stateRoot(), agentSocket(), agentPidfile(), containerPaths().interposer].join(' '))"
 }
 
 if [ "$UNINSTALL" = 1 ]; then
@@ -204,18 +204,18 @@ npm run --silent build
 step "staging $APP"
 STAGE=$APP.new.$$
 trap 'rm -rf "$STAGE"' EXIT
-mkdir -p "$STAGE/bin" "$STAGE/share" "$STAGE/native/build" "$PREFIX/bin"
+mkdir -p "$STAGE/bin" "$STAGE/etc" "$STAGE/share" "$STAGE/native/build" "$PREFIX/bin"
 cp package.json package-lock.json "$STAGE/"
 cp -R dist "$STAGE/dist"
 cp native/build/libgpumem.so native/build/libgpumem-host.so "$STAGE/native/build/"
 cp -R node_modules "$STAGE/node_modules"
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 [ -f "$RECORD" ] && cp "$RECORD" "$STAGE/install-record.json"
-echo /usr/local/lib/gpumem/libgpumem.so >"$STAGE/share/ld.so.preload"
 printf '#!/bin/sh\nexec %s %s/dist/hook/gpumem.js "$@"\n' "'$NODE'" "'$APP'" >"$STAGE/bin/gpumem"
-cp native/build/gpumem-create "$STAGE/bin/gpumem-create"
+cp native/build/gpumem-runtime native/build/gpumem-create "$STAGE/bin/"
 set -- $(layout "$STAGE/dist")
 STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
+echo "$4" >"$STAGE/share/ld.so.preload" # where the interposer is mounted inside a container
 
 step "registering the runtime in $DAEMON_JSON"
 mkdir -p "$(dirname "$DAEMON_JSON")"
@@ -223,8 +223,8 @@ LOWER=$("$NODE" "$STAGE/dist/hook/gpumem.js" daemon-json register --file "$DAEMO
   --runtime-path "$PREFIX/bin/gpumem-runtime" --record "$STAGE/install-record.json" \
   $([ "$DEFAULT" = 1 ] && echo --default))
 [ -n "$LOWER" ] || LOWER=$RUNC
-sed -e "s|@NODE@|$NODE|" -e "s|@APP@|$APP|" -e "s|@LOWER@|$LOWER|" -e "s|@STATE@|$STATE_ROOT|" \
-  -e "s|@SOCKET@|$AGENT_SOCKET|" hook/gpumem-runtime.sh >"$STAGE/bin/gpumem-runtime"
+# The C shim's settings (native/src/shim/runtime_shim.c reads them beside itself).
+printf 'lower %s\nnode %s\napp %s\n' "$LOWER" "$NODE" "$APP" >"$STAGE/etc/gpumem-runtime.conf"
 chmod 755 "$STAGE"/bin/*
 rm -rf "$APP.old"
 [ -d "$APP" ] && mv "$APP" "$APP.old"

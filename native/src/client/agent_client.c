@@ -1,12 +1,6 @@
-/* gpumem-create: the runtime shim's way to the gpumem agent, so that a `runc create` needs no
- * Node start. It hands the agent runc's whole command line and working directory (the agent
- * parses them, with the same TypeScript that runs in-process), and relays its answer.
- *
- *   gpumem-create SOCKET RUNC-ARGS...
- *
- * Exit status: 0 the bundle is ready (or gpumem leaves it alone); 1 refused: the agent has
- * written the reason to runc's --log file for the engine, and it is on stderr; 3 no agent
- * answered (not running, or it died before answering): the shim then decides in-process. */
+/* The runtime shim's way to the gpumem agent, so that a `runc create` needs no Node start: it
+ * hands the agent runc's whole command line and working directory (the agent parses them, with
+ * the same TypeScript that runs in-process), and relays its answer (agent_client.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,9 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_client.h"
 #include "agent_protocol.h"
-
-enum { EXIT_READY = 0, EXIT_REFUSED = 1, EXIT_NO_AGENT = 3 };
 
 /* A full agent answers in milliseconds; one that holds a create this long is stuck, and a
  * `docker run` must not hang on it. */
@@ -104,22 +97,15 @@ static int refuse(int argc, char **argv, const char *message) {
     }
   }
   fprintf(stderr, "%s\n", message);
-  return EXIT_REFUSED;
+  return AGENT_REFUSED;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: gpumem-create SOCKET RUNC-ARGS...\n");
-    return 2;
-  }
-  const char *socket_path = argv[1];
-  int nargs = argc - 2;
-  char **args = argv + 2;
+int agent_create(const char *socket_path, int nargs, char **args) {
   char cwd[4096];
-  if (!getcwd(cwd, sizeof cwd)) return EXIT_NO_AGENT;
+  if (!getcwd(cwd, sizeof cwd)) return AGENT_NONE;
 
   int fd = connect_agent(socket_path);
-  if (fd < 0) return EXIT_NO_AGENT;
+  if (fd < 0) return AGENT_NONE;
   char count[16];
   snprintf(count, sizeof count, "%d", nargs);
   int bad = write_field(fd, GPUMEM_AGENT_CREATE) || write_field(fd, cwd) || write_field(fd, count);
@@ -127,7 +113,7 @@ int main(int argc, char **argv) {
   /* The end of the request is the end of the stream; the answer comes back on the other half. */
   if (bad || shutdown(fd, SHUT_WR) != 0) {
     close(fd);
-    return EXIT_NO_AGENT;
+    return AGENT_NONE;
   }
   char answer[8192];
   ssize_t n = read_answer(fd, answer, sizeof answer);
@@ -135,15 +121,15 @@ int main(int argc, char **argv) {
   if (n == -2) {
     return refuse(nargs, args, "gpumem: the gpumem agent did not answer within 60 s; see its log (/var/log/gpumem.log) and restart it");
   }
-  if (n <= 0) return EXIT_NO_AGENT; /* it died before answering: nothing it did is half-made (see agent) */
-  if (!strcmp(answer, GPUMEM_AGENT_READY "\n")) return EXIT_READY;
+  if (n <= 0) return AGENT_NONE; /* it died before answering: an in-process decision redoes every step */
+  if (!strcmp(answer, GPUMEM_AGENT_READY "\n")) return AGENT_READY;
   size_t rlen = strlen(GPUMEM_AGENT_REFUSED " ");
   if (!strncmp(answer, GPUMEM_AGENT_REFUSED " ", rlen)) {
     /* The agent has already told the engine through runc's log; stderr is for a person. */
     char *msg = answer + rlen;
     msg[strcspn(msg, "\n")] = '\0';
     fprintf(stderr, "%s\n", msg);
-    return EXIT_REFUSED;
+    return AGENT_REFUSED;
   }
-  return EXIT_NO_AGENT;
+  return AGENT_NONE;
 }

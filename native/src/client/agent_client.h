@@ -1,0 +1,14 @@
+/* Asking the gpumem agent to decide one `runc create` (agent_client.c). */
+#ifndef GPUMEM_AGENT_CLIENT_H
+#define GPUMEM_AGENT_CLIENT_H
+
+enum agent_answer {
+  AGENT_READY = 0,   /* the bundle is ready, or gpumem leaves it alone */
+  AGENT_REFUSED = 1, /* bad input: the reason is in runc's --log file for the engine, and on stderr */
+  AGENT_NONE = 3,    /* no agent answered (none running, or it died before answering) */
+};
+
+/* args: runc's command line (global flags, subcommand, its flags, the id), nargs of them. */
+int agent_create(const char *socket_path, int nargs, char **args);
+
+#endif

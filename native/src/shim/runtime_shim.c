@@ -1,0 +1,234 @@
+/* gpumem-runtime: the OCI runtime docker runs (registered in daemon.json). It hands every call to
+ * the lower runtime with one exec, except:
+ *   create  of a container whose spec mentions gpumem: the gpumem agent decides and prepares the
+ *           bundle first (agent_client.c; in-process in Node when no agent answers), and if the
+ *           lower runtime then fails to create it, nothing of gpumem's stays;
+ *   delete  of a container gpumem prepared: its state goes once the container is gone.
+ * In C, so that a start pays no shell and no grep: a runc call through it costs about one exec.
+ * Its settings (the lower runtime, Node, the installation) are in ../etc/gpumem-runtime.conf
+ * beside this executable, written by install.sh. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../client/agent_client.h"
+#include "../common/layout.h"
+
+struct settings {
+  char lower[PATH_MAX], node[PATH_MAX], app[PATH_MAX];
+};
+
+static int fail(const char *what, const char *detail) {
+  fprintf(stderr, "gpumem-runtime: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+  return 1;
+}
+
+/* "key value" lines; every key must be there. */
+static int read_settings(struct settings *s) {
+  char exe[PATH_MAX], path[PATH_MAX + 64];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return -1;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return -1;
+  *slash = '\0';
+  snprintf(path, sizeof path, "%s/../etc/gpumem-runtime.conf", exe);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  char line[PATH_MAX + 32];
+  int have = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    char *v = strchr(line, ' ');
+    if (!v) continue;
+    *v++ = '\0';
+    char *dst = !strcmp(line, "lower") ? s->lower : !strcmp(line, "node") ? s->node : !strcmp(line, "app") ? s->app : NULL;
+    if (dst && strlen(v) < PATH_MAX) {
+      strcpy(dst, v);
+      have |= dst == s->lower ? 1 : dst == s->node ? 2 : 4;
+    }
+  }
+  fclose(f);
+  return have == 7 ? 0 : -1;
+}
+
+/* runc's global flags that take a value (the rest are booleans). */
+static int global_with_value(const char *a) {
+  static const char *const with[] = {"--root", "--log", "--log-format", "--criu", "--rootless"};
+  for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
+    if (!strcmp(a, with[i])) return 1;
+  return 0;
+}
+
+/* runc's rule for ids; it also keeps an id from naming a path outside the state root. */
+static int valid_id(const char *id) {
+  if (!*id || !strcmp(id, ".") || !strcmp(id, "..") || id[0] == '-') return 0;
+  for (const char *p = id; *p; p++)
+    if (!isalnum((unsigned char)*p) && !strchr("_+.-", *p)) return 0;
+  return 1;
+}
+
+/* Runs argv[0] with argv, waits; its exit status (or 128+signal). */
+static int run(char *const argv[]) {
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return 1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The lower runtime with the same arguments (argv[0] replaced), waited for. */
+static int run_lower(const struct settings *s, char **argv) {
+  argv[0] = (char *)s->lower;
+  return run(argv);
+}
+
+/* Does the lower runtime still know the container? (`state ID`, output discarded) */
+static int lower_knows(const struct settings *s, const char *root, const char *id) {
+  char *argv[6];
+  int n = 0;
+  argv[n++] = (char *)s->lower;
+  if (root) argv[n++] = (char *)"--root", argv[n++] = (char *)root;
+  argv[n++] = (char *)"state";
+  argv[n++] = (char *)id;
+  argv[n] = NULL;
+  int out = dup(1), err = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) dup2(devnull, 1), dup2(devnull, 2);
+  int rc = run(argv);
+  if (out >= 0) dup2(out, 1), close(out);
+  if (err >= 0) dup2(err, 2), close(err);
+  if (devnull >= 0) close(devnull);
+  return rc == 0;
+}
+
+/* Everything not ours: the lower runtime in this process's place. */
+static int exec_lower(const struct settings *s, char **argv) {
+  argv[0] = (char *)s->lower;
+  execv(s->lower, argv);
+  return fail("cannot run the lower runtime", strerror(errno));
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st, (void)type, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* The container's state directory, never following a link in it. */
+static void remove_state(const char *id) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/%s", GPUMEM_STATE_ROOT, id);
+  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int have_state(const char *id) {
+  char dir[PATH_MAX];
+  struct stat st;
+  snprintf(dir, sizeof dir, "%s/%s", GPUMEM_STATE_ROOT, id);
+  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Does the bundle's spec mention gpumem at all (any case: a near-miss key is the decision's to
+ * judge, not this filter's)? Unreadable counts as yes: the decision then says what is wrong. A
+ * spec gpumem never asked for costs the decision nothing but a request to the agent. */
+static int spec_mentions_gpumem(const char *bundle) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/config.json", bundle);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT; /* no spec: the lower runtime says so itself */
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size > (64 << 20)) {
+    close(fd);
+    return 1;
+  }
+  char *buf = malloc((size_t)st.st_size + 1);
+  ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+  close(fd);
+  if (n < 0) {
+    free(buf);
+    return 1;
+  }
+  buf[n] = '\0';
+  int found = strcasestr(buf, "gpumem") != NULL;
+  free(buf);
+  return found;
+}
+
+int main(int argc, char **argv) {
+  struct settings s;
+  if (read_settings(&s) != 0) return fail("cannot read ../etc/gpumem-runtime.conf beside this program (reinstall gpumem)", NULL);
+
+  /* The subcommand behind runc's global flags. */
+  const char *sub = NULL, *root = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-') {
+      sub = a;
+      break;
+    }
+    if (!strncmp(a, "--root=", 7)) root = a + 7;
+    else if (global_with_value(a) && i + 1 < argc) {
+      if (!strcmp(a, "--root")) root = argv[i + 1];
+      i++;
+    }
+  }
+  int create = sub && !strcmp(sub, "create"), delete = sub && !strcmp(sub, "delete");
+  const char *id = argv[argc - 1];
+  if (!(create || delete) || !valid_id(id)) {
+    return exec_lower(&s, argv);
+  }
+
+  if (delete) {
+    if (!have_state(id)) {
+      return exec_lower(&s, argv);
+    }
+    int rc = run_lower(&s, argv);
+    /* Gone when the lower runtime deleted it, or no longer knows it (deleted before, never made). */
+    if (rc == 0 || !lower_knows(&s, root, id)) remove_state(id);
+    return rc;
+  }
+
+  /* The bundle: --bundle/-b, else the current directory, as runc does. */
+  const char *bundle = ".";
+  for (int i = 1; i < argc; i++) {
+    if ((!strcmp(argv[i], "--bundle") || !strcmp(argv[i], "-b")) && i + 1 < argc) bundle = argv[++i];
+    else if (!strncmp(argv[i], "--bundle=", 9)) bundle = argv[i] + 9;
+  }
+  if (!spec_mentions_gpumem(bundle)) {
+    return exec_lower(&s, argv);
+  }
+  char socket_path[PATH_MAX];
+  snprintf(socket_path, sizeof socket_path, "%s/%s", GPUMEM_STATE_ROOT, GPUMEM_AGENT_SOCKET_NAME);
+  int rc = agent_create(socket_path, argc - 1, argv + 1);
+  if (rc == AGENT_NONE) {
+    /* No agent: the same decision in-process (a Node start). */
+    char script[PATH_MAX + 64];
+    snprintf(script, sizeof script, "%s/dist/hook/gpumem-runtime.js", s.app);
+    char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
+    if (!nargv) return fail("out of memory", NULL);
+    nargv[0] = s.node;
+    nargv[1] = script;
+    for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
+    rc = run(nargv);
+    free(nargv);
+  }
+  if (rc != 0) return rc;
+  rc = run_lower(&s, argv);
+  /* The lower runtime made no container: its prepared state would never be deleted (unless the
+   * id is a live container's, refused for that reason). */
+  if (rc != 0 && !lower_knows(&s, root, id)) remove_state(id);
+  return rc;
+}

@@ -88,6 +88,9 @@ peak_file=$work/peak
   done ) &
 sampler=$!
 
+# Who decided: the agent, or the in-process fallback (it logs that no agent answered).
+log=${GPUMEM_LOG_FILE:-/var/log/gpumem.log}
+fallbacks_before=$(grep -c "agent not answering" "$log" 2>/dev/null || true)
 rc_create=0
 "$runtime" --root "$state" --log "$work/runc.log" --log-format json create --bundle "$work/bundle" "$id" \
   >"$work/create.out" 2>&1 || rc_create=$?
@@ -123,8 +126,10 @@ state_left=$(ls /run/gpumem 2>/dev/null | grep -c "^$id" || true)
 "$runtime" --root "$state" delete "$id" >/dev/null 2>&1 || true
 sleep 0.5
 state_after=$(ls /run/gpumem 2>/dev/null | grep -c "^$id" || true)
+decided_by=agent
+[ "$(grep -c "agent not answering" "$log" 2>/dev/null || true)" = "$fallbacks_before" ] || decided_by=in-process
 
-python3 - "$out/container-path.json" "$limit" "$host_peak" "$state_left" "$state_after" "$main_json" "$exec_json" \
+DECIDED_BY=$decided_by python3 - "$out/container-path.json" "$limit" "$host_peak" "$state_left" "$state_after" "$main_json" "$exec_json" \
   "$(tail -c 400 "$work/exec.err" 2>/dev/null)" <<'EOF'
 import json, sys
 path, limit, peak, during, after, main, exe, err = sys.argv[1:9]
@@ -137,7 +142,8 @@ def load(s):
 m, e = load(main), load(exe)
 alloc = sum((r or {}).get("allocated", 0) for r in (m, e)) >> 20
 r = {"limit": limit, "main": m, "exec": e, "together_mib": alloc, "host_peak_mib": int(peak),
-     "state_dirs_while_running": int(during), "state_dirs_after_delete": int(after), "exec_stderr": err}
+     "state_dirs_while_running": int(during), "state_dirs_after_delete": int(after), "exec_stderr": err,
+     "decided_by": __import__("os").environ["DECIDED_BY"]}
 # Both processes on one budget: the exec'd one is refused (a clean OOM) while the main one still
 # holds its share, and together they stay under the limit, as the host sees it too.
 r["ok"] = bool(m and e and m.get("total") == lim << 20 and e.get("error") and m.get("allocated", 0) > 0

@@ -141,9 +141,18 @@ static int have_state(const char *id) {
   return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Does the bundle's spec mention gpumem at all (any case: a near-miss key is the decision's to
- * judge, not this filter's)? Unreadable counts as yes: the decision then says what is wrong. A
- * spec gpumem never asked for costs the decision nothing but a request to the agent. */
+/* Is `gpumem` followed by '.', '/' or '_' (any case) somewhere in text: a gpumem.io/ key, a GPUMEM_
+ * variable, or a near miss of either (gpumem.io.limit, gpumem/limit, gpumem_limit) that the
+ * decision must see to refuse or warn about? A mere name (an image or a path called gpumem-...)
+ * is not. */
+static int names_gpumem_key(const char *text) {
+  for (const char *p = text; (p = strcasestr(p, "gpumem")); p += 6)
+    if (p[6] == '.' || p[6] == '/' || p[6] == '_') return 1;
+  return 0;
+}
+
+/* Does the bundle's spec carry anything of gpumem's? Unreadable counts as yes: the decision then
+ * says what is wrong. */
 static int spec_mentions_gpumem(const char *bundle) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/config.json", bundle);
@@ -162,7 +171,7 @@ static int spec_mentions_gpumem(const char *bundle) {
     return 1;
   }
   buf[n] = '\0';
-  int found = strcasestr(buf, "gpumem") != NULL;
+  int found = names_gpumem_key(buf);
   free(buf);
   return found;
 }

@@ -44,6 +44,15 @@ if (await engineReady(t)) {
     t.same(stateEntries(id), [], 'deleting the container removes its state (runc delete, no hook)')
   })
 
+  t.test('a limited container that runc cannot create (its program does not exist) leaves no state behind', async t => {
+    const before = readdirSync(GPUMEM_RUN).length
+    const r = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m'], ['/no/such/program'])
+    t.not(r.code, 0, 'docker run fails')
+    t.match(r.stderr, /no such file or directory/, "with runc's own reason")
+    await sleep(300)
+    t.equal(readdirSync(GPUMEM_RUN).length, before, 'no state directory is left')
+  })
+
   t.test('40 limited containers started at once each get exactly their own budget, and leave nothing behind', async t => {
     const budgets = Array.from({ length: 40 }, (_, i) => 8 + i)
     const results = await Promise.all(budgets.map(mib =>

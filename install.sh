@@ -224,7 +224,7 @@ LOWER=$("$NODE" "$STAGE/dist/hook/gpumem.js" daemon-json register --file "$DAEMO
   $([ "$DEFAULT" = 1 ] && echo --default))
 [ -n "$LOWER" ] || LOWER=$RUNC
 # The C shim's settings (native/src/shim/runtime_shim.c reads them beside itself).
-printf 'lower %s\nnode %s\napp %s\n' "$LOWER" "$NODE" "$APP" >"$STAGE/etc/gpumem-runtime.conf"
+printf 'lower %s\nnode %s\napp %s\nstate %s\n' "$LOWER" "$NODE" "$APP" "$STATE_ROOT" >"$STAGE/etc/gpumem-runtime.conf"
 chmod 755 "$STAGE"/bin/*
 rm -rf "$APP.old"
 [ -d "$APP" ] && mv "$APP" "$APP.old"

@@ -24,6 +24,7 @@
 
 struct settings {
   char lower[PATH_MAX], node[PATH_MAX], app[PATH_MAX];
+  char state[PATH_MAX]; /* optional: the state root (tests); GPUMEM_STATE_ROOT otherwise */
 };
 
 static int fail(const char *what, const char *detail) {
@@ -31,8 +32,9 @@ static int fail(const char *what, const char *detail) {
   return 1;
 }
 
-/* "key value" lines; every key must be there. */
+/* "key value" lines; lower, node and app must be there. */
 static int read_settings(struct settings *s) {
+  snprintf(s->state, sizeof s->state, "%s", GPUMEM_STATE_ROOT);
   char exe[PATH_MAX], path[PATH_MAX + 64];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return -1;
@@ -50,10 +52,11 @@ static int read_settings(struct settings *s) {
     char *v = strchr(line, ' ');
     if (!v) continue;
     *v++ = '\0';
-    char *dst = !strcmp(line, "lower") ? s->lower : !strcmp(line, "node") ? s->node : !strcmp(line, "app") ? s->app : NULL;
+    char *dst = !strcmp(line, "lower") ? s->lower : !strcmp(line, "node") ? s->node : !strcmp(line, "app") ? s->app
+              : !strcmp(line, "state") ? s->state : NULL;
     if (dst && strlen(v) < PATH_MAX) {
       strcpy(dst, v);
-      have |= dst == s->lower ? 1 : dst == s->node ? 2 : 4;
+      have |= dst == s->lower ? 1 : dst == s->node ? 2 : dst == s->app ? 4 : 0;
     }
   }
   fclose(f);
@@ -127,18 +130,22 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
   return 0;
 }
 
-/* The container's state directory, never following a link in it. */
-static void remove_state(const char *id) {
-  char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/%s", GPUMEM_STATE_ROOT, id);
-  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+/* STATE/name into out; -1 when it would not fit (never a truncated path: it could name another). */
+static int state_path(const struct settings *s, const char *name, char *out, size_t size) {
+  int n = snprintf(out, size, "%s/%s", s->state, name);
+  return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-static int have_state(const char *id) {
-  char dir[PATH_MAX];
+/* The container's state directory, never following a link in it. */
+static void remove_state(const struct settings *s, const char *id) {
+  char dir[2 * PATH_MAX];
+  if (state_path(s, id, dir, sizeof dir) == 0) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int have_state(const struct settings *s, const char *id) {
+  char dir[2 * PATH_MAX];
   struct stat st;
-  snprintf(dir, sizeof dir, "%s/%s", GPUMEM_STATE_ROOT, id);
-  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+  return state_path(s, id, dir, sizeof dir) == 0 && lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Is `gpumem` followed by '.', '/' or '_' (any case) somewhere in text: a gpumem.io/ key, a GPUMEM_
@@ -201,12 +208,12 @@ int main(int argc, char **argv) {
   }
 
   if (delete) {
-    if (!have_state(id)) {
+    if (!have_state(&s, id)) {
       return exec_lower(&s, argv);
     }
     int rc = run_lower(&s, argv);
     /* Gone when the lower runtime deleted it, or no longer knows it (deleted before, never made). */
-    if (rc == 0 || !lower_knows(&s, root, id)) remove_state(id);
+    if (rc == 0 || !lower_knows(&s, root, id)) remove_state(&s, id);
     return rc;
   }
 
@@ -219,9 +226,10 @@ int main(int argc, char **argv) {
   if (!spec_mentions_gpumem(bundle)) {
     return exec_lower(&s, argv);
   }
-  char socket_path[PATH_MAX];
-  snprintf(socket_path, sizeof socket_path, "%s/%s", GPUMEM_STATE_ROOT, GPUMEM_AGENT_SOCKET_NAME);
-  int rc = agent_create(socket_path, argc - 1, argv + 1);
+  char socket_path[2 * PATH_MAX];
+  int rc = state_path(&s, GPUMEM_AGENT_SOCKET_NAME, socket_path, sizeof socket_path) == 0
+               ? agent_create(socket_path, argc - 1, argv + 1)
+               : AGENT_NONE;
   if (rc == AGENT_NONE) {
     /* No agent: the same decision in-process (a Node start). */
     char script[PATH_MAX + 64];
@@ -238,6 +246,6 @@ int main(int argc, char **argv) {
   rc = run_lower(&s, argv);
   /* The lower runtime made no container: its prepared state would never be deleted (unless the
    * id is a live container's, refused for that reason). */
-  if (rc != 0 && !lower_knows(&s, root, id)) remove_state(id);
+  if (rc != 0 && !lower_knows(&s, root, id)) remove_state(&s, id);
   return rc;
 }

@@ -33,8 +33,12 @@ function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: 
   }
 }
 
-/** Budgets for the interposer; a percent is taken of each GPU's own size. */
-export function resolveBudget(req: LimitRequest, gpus: GpuSizes): InterposerConfig {
+/**
+ * Budgets for the interposer; a percent is taken of each GPU's own size. `count`: how many GPUs
+ * the container sees, when known: a per-GPU limit for a GPU it does not have is refused (it would
+ * leave the GPU meant unlimited).
+ */
+export function resolveBudget(req: LimitRequest, gpus: GpuSizes, count?: number): InterposerConfig {
   // Named as request.ts and the interposer name them, so one input gets one message everywhere.
   const key = req.source === 'annotation' ? 'annotation gpumem.io/limit' : 'environment variable GPUMEM_LIMIT';
   const sep = req.source === 'annotation' ? '.' : '_';
@@ -50,7 +54,13 @@ export function resolveBudget(req: LimitRequest, gpus: GpuSizes): InterposerConf
       for (const [i, size] of gpus ?? []) bytesOf(key, req.all, i, size);
     }
   }
-  for (const [i, limit] of req.perGpu) perGpu.set(i, bytesOf(`${key}${sep}${i}`, limit, i, gpus?.get(i)));
+  for (const [i, limit] of req.perGpu) {
+    if (count !== undefined && i >= count) {
+      const has = count === 0 ? 'it sees no GPU' : `it sees ${count} GPU${count > 1 ? 's' : ''} (index ${count > 1 ? `0-${count - 1}` : '0'})`;
+      throw new LimitError(`gpumem: ${key}${sep}${i} is for the container's GPU ${i}, but ${has}; use ${key} for every GPU, or an index it has`);
+    }
+    perGpu.set(i, bytesOf(`${key}${sep}${i}`, limit, i, gpus?.get(i)));
+  }
   // The config has no way to say 0 bytes: a 0 would be written as "no limit" and the container
   // would run unlimited. The grammar and percentBytes never give one; this keeps it so.
   for (const [i, bytes] of [...perGpu, ...(all === undefined ? [] : [[-1, all] as const])]) {

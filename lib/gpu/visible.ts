@@ -21,3 +21,12 @@ export function visibleGpuSizes(visible: string | undefined, host: readonly Host
   }
   return sizes;
 }
+
+/** How many GPUs NVIDIA_VISIBLE_DEVICES gives the container: a list is counted as written, "all" is the host's count. */
+export function visibleGpuCount(visible: string | undefined, hostCount: number | undefined): number | undefined {
+  if (visible === undefined) return undefined;
+  const v = visible.trim();
+  if (v === '' || v === 'none' || v === 'void') return 0;
+  if (v === 'all') return hostCount;
+  return v.split(',').length;
+}

@@ -7,8 +7,9 @@
 import { resolve } from 'node:path';
 import { createAccounting, writeConfig, type HostGpu } from '../ffi/native.js';
 import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
+import { checkNamespace } from '../budget/namespace.js';
 import { resolveBudget } from '../budget/resolve.js';
-import { containerGpuSizes } from '../gpu/sizes.js';
+import { containerGpus } from '../gpu/sizes.js';
 import { containerPaths } from '../layout.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
 import { parseRuntimeArgs } from './runc-args.js';
@@ -21,24 +22,32 @@ import { log } from '../log.js';
 /** The host's GPUs (NVML); throws when the host has none to ask. The agent caches them. */
 export type GpuInventory = () => readonly HostGpu[];
 
-export type CreateDecision = { action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest };
+export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest }) & {
+  /** Near misses of gpumem's keys, for the decision log. */
+  warnings: string[];
+};
 
 /** The pure part: which containers gpumem touches. Throws LimitError on bad input. */
 export function decide(spec: Spec): CreateDecision {
-  const request = limitRequest(spec.annotations ?? {}, envRecord(spec.process?.env));
-  if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable' };
-  return { action: 'limit', request };
+  const annotations = spec.annotations ?? {};
+  const env = envRecord(spec.process?.env);
+  const warnings = checkNamespace(annotations, env);
+  const request = limitRequest(annotations, env);
+  if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable', warnings };
+  return { action: 'limit', request, warnings };
 }
 
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
 export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory): CreateDecision {
   const spec = loadSpec(bundle);
   const decision = decide(spec);
+  for (const w of decision.warnings) log().warn({ container: containerId }, w);
   if (decision.action === 'pass') {
     log().info({ container: containerId, reason: decision.reason }, 'pass through');
     return decision;
   }
-  const config = resolveBudget(decision.request, containerGpuSizes(envRecord(spec.process?.env), gpus));
+  const visible = containerGpus(envRecord(spec.process?.env), gpus);
+  const config = resolveBudget(decision.request, visible.sizes, visible.count);
   const dir = stateDir(containerId);
   createStateDir(dir);
   try {

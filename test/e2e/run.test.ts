@@ -51,13 +51,22 @@ if (await engineReady(t)) {
     }
   })
 
-  t.test('GPUMEM_STATE_DIR or GPUMEM_LIMIT set inside a limited container change nothing: the host\'s budget holds', async t => {
-    const r = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', '-e', 'GPUMEM_STATE_DIR=/tmp',
-      '-e', 'GPUMEM_LIMIT=1g'], ['alloc-until-oom', '--block', '4m'])
+  t.test('GPUMEM_STATE_DIR or GPUMEM_LIMIT set by a process inside a limited container change nothing: the host\'s budget holds', async t => {
+    const r = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m'],
+      ['sh', '-c', 'GPUMEM_STATE_DIR=/tmp GPUMEM_LIMIT=1g exec alloc-until-oom --block 4m'])
     t.equal(r.code, 0, show(r))
     const a = parseAlloc(r.stdout, show(r))
     t.equal(a.total, 64 * MiB, 'the process sees the 64 MiB budget')
     t.ok(a.allocated <= 64 * MiB && a.allocated >= 60 * MiB, `and gets no more (${a.allocated} bytes)`)
+  })
+
+  t.test('GPUMEM_STATE_DIR or a mistyped gpumem key in the spec stops docker run with one line naming it', async t => {
+    const state = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', '-e', 'GPUMEM_STATE_DIR=/tmp'], ['true'])
+    t.equal(state.code, 125, show(state))
+    t.match(state.stderr, /gpumem: environment variable GPUMEM_STATE_DIR may only be set by the host/)
+    const key = await dockerRun(['--runtime', 'gpumem', '--annotation', 'Gpumem.io/limit=64m'], ['true'])
+    t.equal(key.code, 125, show(key))
+    t.match(key.stderr, /gpumem: unknown annotation Gpumem\.io\/limit; accepted: gpumem\.io\/limit/)
   })
 
   t.test('a limit of 12parsecs is refused by docker run with a message naming the annotation and the accepted forms, and nothing is left behind', async t => {

@@ -125,3 +125,25 @@ t.test('an id that names gpumem\'s own files under the state root is refused', a
   t.notOk(o.ok);
   t.match(o.message, /container id "agent.sock" is a name gpumem keeps for itself/);
 });
+
+t.test('a per-GPU limit for a GPU the container does not have is refused; a device list is counted even without NVML', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit.1': '8g' }, ['NVIDIA_VISIBLE_DEVICES=0']);
+  const o = create(c, 'ctr-g');
+  t.notOk(o.ok);
+  t.match(o.message, /gpumem\.io\/limit\.1 is for the container's GPU 1, but it sees 1 GPU \(index 0\)/);
+  t.notOk(existsSync(join(c.state, 'ctr-g')));
+  const d = setup(t, { 'gpumem.io/limit.1': '8g' }, ['NVIDIA_VISIBLE_DEVICES=GPU-a,GPU-b']);
+  t.ok(create(d, 'ctr-h', { LD_LIBRARY_PATH: '/nonexistent' }).ok, 'two GPUs listed: index 1 exists');
+});
+
+t.test('mistyped keys stop the create; near misses start it, with a warning in the decision log', async (t) => {
+  const c = setup(t, { 'GPUMEM.IO/limit': '64m' }, []);
+  t.match(create(c, 'ctr-i').message, /^gpumem: unknown annotation GPUMEM\.IO\/limit; accepted: gpumem\.io\/limit/);
+  const d = setup(t, {}, ['GPUMEM_STATE_DIR=/tmp']);
+  t.match(create(d, 'ctr-j').message, /GPUMEM_STATE_DIR may only be set by the host/);
+  const e = setup(t, { 'gpumem.io.limit': '64m' }, ['gpumem_limit=64m']);
+  t.ok(create(e, 'ctr-k').ok, 'not gpumem\'s keys: the container starts (without a limit)');
+  const log = readFileSync(join(e.state, '..', 'gpumem.log'), 'utf8');
+  t.match(log, /annotation \\"gpumem\.io\.limit\\" looks like gpumem's but is not read/);
+  t.match(log, /environment variable gpumem_limit looks like gpumem's/);
+});

@@ -40,7 +40,9 @@ export function createStateDir(dir: StateDir): void {
   rmSync(dir.root, { recursive: true, force: true });
   mkdirSync(dir.root, { mode: 0o755 });
   mkdirSync(dir.configDir, { mode: 0o755 });
-  mkdirSync(dir.sharedDir, { mode: 0o755 });
+  // Root only: the region inside is writable by every container user (0666), so the host's
+  // path to it must not be open to every host user.
+  mkdirSync(dir.sharedDir, { mode: 0o700 });
 }
 
 export function removeStateDir(dir: StateDir): void {

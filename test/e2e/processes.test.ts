@@ -1,6 +1,7 @@
 // Several processes of one container: docker exec, one shared budget, memory given back when a
 // process exits without freeing or is killed.
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import {
   GPUMEM_RUN, MiB, docker, engineReady, installGpumem, parseAlloc, runLimitedContainer, show, start, type Installed,
@@ -96,5 +97,17 @@ if (await engineReady(t)) {
     t.same(readdirSync(`${GPUMEM_RUN}/${id}/shared`), ['accounting'], 'only the accounting region is shared with the host')
     const r = await exec('alloc-until-oom', '--block', '4m')
     t.equal(parseAlloc(r.stdout, show(r)).total, LIMIT, 'the limit is still 64 MiB')
+  })
+
+  t.test("a host user other than root cannot reach the container's accounting region; a container user other than root can", async t => {
+    const region = `${GPUMEM_RUN}/${id}/shared/accounting`
+    const w = spawnSync('sh', ['-c', `echo scribble >> ${region}`], { uid: 65534, gid: 65534, encoding: 'utf8' })
+    t.not(w.status, 0, 'nobody on the host cannot write it')
+    t.match(w.stderr, /Permission denied/)
+    const r = await docker('exec', '--user', '1000:1000', id, 'alloc-until-oom', '--block', '4m')
+    t.equal(r.code, 0, show(r))
+    const a = parseAlloc(r.stdout, show(r))
+    t.equal(a.total, LIMIT, 'uid 1000 inside sees the budget')
+    t.ok(a.allocated >= 60 * MiB && a.allocated <= LIMIT, `and is held to it (${a.allocated} bytes)`)
   })
 }

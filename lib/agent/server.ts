@@ -9,8 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constant, hostGpus, type HostGpu } from '../ffi/native.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { create } from '../runtime/create.js';
-import { parseRuntimeArgs } from '../runtime/runc-args.js';
-import { stateDir } from '../state.js';
+import { removeStateDir, stateDir } from '../state.js';
 import { log } from '../log.js';
 import { parseRequest } from './request.js';
 
@@ -53,10 +52,9 @@ function handle(socket: Socket, inventory: () => readonly HostGpu[]): void {
     socket.end(answer + '\n', () => {});
     socket.once('error', () => {
       // The shim is gone (killed): runc will not run for this container, so nothing may stay.
-      const { containerId } = parseRuntimeArgs(req.argv, req.cwd);
-      if (outcome.ok && outcome.decision.action === 'limit' && containerId) {
-        rmSync(stateDir(containerId).root, { recursive: true, force: true });
-        log().warn({ container: containerId }, 'the runtime shim left before the answer: state removed');
+      if (outcome.ok && outcome.decision.action === 'limit') {
+        removeStateDir(stateDir(outcome.containerId));
+        log().warn({ container: outcome.containerId }, 'the runtime shim left before the answer: state removed');
       }
     });
   });

@@ -5,14 +5,13 @@
  * a near miss outside it is worth a warning in the decision log.
  */
 import { maxGpus } from '../ffi/native.js';
-import { ANNOTATION_PREFIX, LimitError } from './request.js';
+import { ANNOTATION_PREFIX, acceptedKeys, isLimitAnnotation, LimitError } from './request.js';
 
-const LIMIT_ANNOTATION = /^gpumem\.io\/limit(\.\d{1,2})?$/;
 const LIMIT_VARIABLE = /^GPUMEM_LIMIT/; // the C grammar judges the rest of these (gpumem_limit_env)
 /** Variables the interposer reads that only the host may set: from a container they would point it elsewhere. */
 const HOST_ONLY = new Set(['GPUMEM_STATE_DIR']);
 
-const acceptedAnnotations = (): string => `gpumem.io/limit or gpumem.io/limit.<GPU index 0-${maxGpus() - 1}> (lower case)`;
+const acceptedAnnotations = (): string => `${acceptedKeys()} (lower case)`;
 const acceptedVariables = (): string => `GPUMEM_LIMIT or GPUMEM_LIMIT_<GPU index 0-${maxGpus() - 1}>`;
 
 /** Refuses what is in gpumem's namespace and not understood; returns the near misses to warn about. */
@@ -20,7 +19,7 @@ export function checkNamespace(annotations: Record<string, string>, env: Record<
   const warnings: string[] = [];
   for (const key of Object.keys(annotations).sort()) {
     if (key.toLowerCase().startsWith(ANNOTATION_PREFIX)) {
-      if (!LIMIT_ANNOTATION.test(key)) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedAnnotations()}`);
+      if (!isLimitAnnotation(key)) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedAnnotations()}`);
     } else if (/gpumem/i.test(key)) {
       warnings.push(`annotation ${JSON.stringify(key)} looks like gpumem's but is not read (gpumem reads ${acceptedAnnotations()})`);
     }

@@ -26,7 +26,8 @@ const ANNOTATION_LIMIT = 'gpumem.io/limit';
 /** The accepted values, as the C grammar's messages end (GPUMEM_LIMIT_HELP in native/src/format/limit.h). */
 export const ACCEPTED_VALUES =
   'a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%';
-const acceptedKeys = (): string => `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${maxGpus() - 1}>`;
+/** The annotation keys gpumem reads, as its messages name them. */
+export const acceptedKeys = (): string => `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${maxGpus() - 1}>`;
 
 /** A message from the C grammar becomes the one line `docker run` shows. */
 export function limitError(e: unknown): unknown {
@@ -48,6 +49,14 @@ function gpuIndex(text: string): number | undefined {
   return i < maxGpus() ? i : undefined;
 }
 
+/** The GPU index of a `gpumem.io/limit.<i>` key, or undefined for any other key. */
+function perGpuIndex(key: string): number | undefined {
+  return key.startsWith(ANNOTATION_LIMIT + '.') ? gpuIndex(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
+}
+
+/** Is this one of the annotation keys gpumem reads? */
+export const isLimitAnnotation = (key: string): boolean => key === ANNOTATION_LIMIT || perGpuIndex(key) !== undefined;
+
 function fromAnnotations(annotations: Record<string, string>): LimitRequest | undefined {
   const keys = Object.keys(annotations).filter((k) => k.startsWith(ANNOTATION_PREFIX)).sort();
   if (keys.length === 0) return undefined;
@@ -59,7 +68,7 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
       req.all = parseLimit(what, value);
       continue;
     }
-    const i = key.startsWith(ANNOTATION_LIMIT + '.') ? gpuIndex(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
+    const i = perGpuIndex(key);
     if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedKeys()}`);
     req.perGpu.set(i, parseLimit(what, value));
   }

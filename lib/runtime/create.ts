@@ -13,7 +13,7 @@ import { containerGpus } from '../gpu/sizes.js';
 import { containerPaths } from '../layout.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
 import { parseRuntimeArgs } from './runc-args.js';
-import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
+import { loadSpec, saveSpec } from '../oci/spec.js';
 import { interposerPath, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
 import { reportToEngine } from './runc-log.js';
@@ -27,10 +27,8 @@ export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'li
   warnings: string[];
 };
 
-/** The pure part: which containers gpumem touches. Throws LimitError on bad input. */
-export function decide(spec: Spec): CreateDecision {
-  const annotations = spec.annotations ?? {};
-  const env = envRecord(spec.process?.env);
+/** The pure part: which containers gpumem touches, from the spec's annotations and env. Throws LimitError on bad input. */
+export function decide(annotations: Record<string, string>, env: Record<string, string>): CreateDecision {
   const warnings = checkNamespace(annotations, env);
   const request = limitRequest(annotations, env);
   if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable', warnings };
@@ -40,13 +38,14 @@ export function decide(spec: Spec): CreateDecision {
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
 export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory): CreateDecision {
   const spec = loadSpec(bundle);
-  const decision = decide(spec);
+  const env = envRecord(spec.process?.env);
+  const decision = decide(spec.annotations ?? {}, env);
   for (const w of decision.warnings) log().warn({ container: containerId }, w);
   if (decision.action === 'pass') {
     log().info({ container: containerId, reason: decision.reason }, 'pass through');
     return decision;
   }
-  const visible = containerGpus(envRecord(spec.process?.env), gpus);
+  const visible = containerGpus(env, gpus);
   const config = resolveBudget(decision.request, visible.sizes, visible.count);
   const dir = stateDir(containerId);
   createStateDir(dir);
@@ -77,7 +76,7 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
   return decision;
 }
 
-export type CreateOutcome = { ok: true; decision: CreateDecision } | { ok: false; message: string };
+export type CreateOutcome = { ok: true; containerId: string; decision: CreateDecision } | { ok: false; message: string };
 
 /**
  * One `runc create` command line, from wherever it came (the shim's argv, or the agent's client):
@@ -89,9 +88,9 @@ export function create(argv: readonly string[], cwd: string, gpus: GpuInventory)
   const args = { ...parsed, bundle: resolve(cwd, parsed.bundle), log: parsed.log && resolve(cwd, parsed.log) };
   try {
     if (args.subcommand !== 'create' || !args.containerId) {
-      throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" (the sh entry passes everything else to runc)');
+      throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" (the shim passes everything else to runc)');
     }
-    return { ok: true, decision: prepareBundle(args.bundle, args.containerId, gpus) };
+    return { ok: true, containerId: args.containerId, decision: prepareBundle(args.bundle, args.containerId, gpus) };
   } catch (e) {
     const message = (e as Error).message;
     log().error({ container: args.containerId }, message);

@@ -10,10 +10,12 @@ import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js
 import { checkNamespace } from '../budget/namespace.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { containerGpus } from '../gpu/sizes.js';
-import { containerPaths } from '../layout.js';
+import { containerPaths, stateRoot } from '../layout.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
 import { parseRuntimeArgs } from './runc-args.js';
-import { loadSpec, saveSpec } from '../oci/spec.js';
+import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
+import { unsafeTarget, type Target } from '../oci/mount-targets.js';
+import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
 import { interposerPath, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
 import { reportToEngine } from './runc-log.js';
@@ -45,6 +47,7 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
     log().info({ container: containerId, reason: decision.reason }, 'pass through');
     return decision;
   }
+  checkMountTargets(bundle, spec);
   const visible = containerGpus(env, gpus);
   const config = resolveBudget(decision.request, visible.sizes, visible.count);
   const dir = stateDir(containerId);
@@ -74,6 +77,19 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
     'budget set',
   );
   return decision;
+}
+
+/** Refuses a container whose image or volumes would send gpumem's mounts elsewhere (issue: hostile images). */
+function checkMountTargets(bundle: string, spec: Spec): void {
+  const inside = containerPaths();
+  const targets: Target[] = [
+    { path: inside.interposer, expects: 'file', what: 'its interposer' },
+    { path: inside.preload, expects: 'file', what: 'the preload list that loads it' },
+    { path: inside.configDir, expects: 'directory', what: "the interposer's config" },
+    { path: inside.accounting, expects: 'file', what: 'the accounting region' },
+  ];
+  const why = unsafeTarget(targets, spec.mounts ?? [], rootfsKinds(rootfsOf(bundle, spec)), realSource, stateRoot());
+  if (why) throw new Error(why);
 }
 
 export type CreateOutcome = { ok: true; containerId: string; decision: CreateDecision } | { ok: false; message: string };

@@ -44,7 +44,7 @@ async function startAgent(t: { teardown: (f: () => void) => void }, dir = mkdtem
 function bundle(dir: string, name: string, annotations: Record<string, string>): string {
   const b = join(dir, name);
   mkdirSync(b, { recursive: true });
-  writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', process: { env: ['NVIDIA_VISIBLE_DEVICES=all'] }, annotations }));
+  writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { env: ['NVIDIA_VISIBLE_DEVICES=all'] }, annotations }));
   return b;
 }
 

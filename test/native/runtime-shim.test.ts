@@ -63,7 +63,7 @@ function host(t: { teardown: (f: () => void) => void }): Host {
   };
 }
 
-const limited = { ociVersion: '1.2.0', process: { env: [] }, annotations: { 'gpumem.io/limit': '64m' } };
+const limited = { ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { env: [] }, annotations: { 'gpumem.io/limit': '64m' } };
 
 t.test('every call but create and delete goes to the lower runtime unchanged, and decides nothing', async (t) => {
   const h = host(t);

@@ -1,0 +1,125 @@
+// Hostile images and volumes through the real engine: each container is refused with one line or
+// runs held to its budget, and no file of the host's changes.
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  GPUMEM_RUN, IMAGE, MiB, cidfile, docker, dockerRun, engineReady, installGpumem, parseAlloc, run, show, stateEntries,
+  type Installed,
+} from './lib/docker.js'
+import { applyEntries, hostileCases } from './lib/hostile-images.js'
+
+const LIMIT = ['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m']
+
+// Every regular file directly in these host directories, hashed (a link or a stub would change it).
+const hostFiles = (dirs: string[]): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const d of dirs.filter(existsSync)) {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n)
+      const st = lstatSync(p)
+      out[p] = st.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other'
+    }
+  }
+  return out
+}
+
+// One image per case, imported from the test image's own rootfs with the case's entries applied;
+// a label holds the case and the base image id, so an unchanged case is not imported again.
+async function hostileImage(base: string, baseId: string, c: ReturnType<typeof hostileCases>[number]): Promise<string> {
+  const name = `gpumem-hostile:${c.name}`
+  const want = createHash('sha256').update(baseId + JSON.stringify(c.entries)).digest('hex').slice(0, 16)
+  const have = await docker('image', 'inspect', '-f', '{{ index .Config.Labels "io.gpumem.test.case" }}', name)
+  if (have.code === 0 && have.stdout.trim() === want) return name
+  const work = mkdtempSync(join(tmpdir(), 'gpumem-hostile-'))
+  try {
+    const rootfs = join(work, 'rootfs')
+    cpSync(base, rootfs, { recursive: true, verbatimSymlinks: true })
+    applyEntries(rootfs, c.entries)
+    const r = await run('sh', ['-c', `tar -C "$1" -c . | docker import --change "LABEL io.gpumem.test.case=$2" - "$3"`, 'sh', rootfs, want, name], { timeoutMs: 120_000 })
+    if (r.code !== 0) throw new Error(`docker import of ${name} failed: ${show(r)}`)
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+  return name
+}
+
+if (await engineReady(t)) {
+  let gpumem: Installed | undefined
+  let base = ''
+  let baseId = ''
+  const scratch = mkdtempSync(join(tmpdir(), 'gpumem-e2e-hostile-'))
+  t.before(async () => {
+    gpumem = await installGpumem()
+    const id = await docker('image', 'inspect', '-f', '{{.Id}}', IMAGE)
+    baseId = id.stdout.trim()
+    base = join(scratch, 'base')
+    mkdirSync(base)
+    const c = await docker('create', IMAGE, 'true')
+    if (c.code !== 0) throw new Error(show(c))
+    const cid = c.stdout.trim()
+    const x = await run('sh', ['-c', 'docker export "$1" | tar -C "$2" -x', 'sh', cid, base], { timeoutMs: 120_000 })
+    await docker('rm', '-f', cid)
+    if (x.code !== 0) throw new Error(`docker export failed: ${show(x)}`)
+  })
+  t.teardown(async () => {
+    rmSync(scratch, { recursive: true, force: true })
+    const r = await gpumem?.uninstall()
+    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
+  })
+
+  t.test('images with links, devices, FIFOs or directories at gpumem\'s mount targets are refused in one line or run limited; host files untouched', async t => {
+    const watched = ['/etc', '/usr/local/lib/gpumem', join(gpumem!.prefix, 'lib/gpumem/native/build'), join(gpumem!.prefix, 'lib/gpumem/share'), GPUMEM_RUN]
+    const before = hostFiles(watched)
+    const cases = hostileCases()
+    t.ok(cases.filter(c => c.expect === 'refused').length >= 30, `${cases.length} images, at least 30 hostile`)
+    let refused = 0
+    for (const c of cases) {
+      const image = await hostileImage(base, baseId, c)
+      const cid = cidfile()
+      const r = await docker('run', '--rm', '--cidfile', cid.path, '-e', 'FAKE_CUDA_DEVICE_MEM=1g', ...LIMIT, image, 'alloc-until-oom', '--block', '4m')
+      const id = cid.read()
+      cid.cleanup()
+      // The engine may repair an image before gpumem sees it (its init layer makes /etc a real
+      // directory): then the container must run limited. Either way never unlimited.
+      if (r.code === 125) {
+        refused++
+        t.not(c.expect, 'limited', `${c.name}: refused, though nothing in it is unsafe`, { output: show(r) })
+        const line = r.stderr.split('\n').find(l => l.includes('gpumem:')) ?? ''
+        t.match(line, `gpumem: the image has a `, `${c.name}: refused, gpumem says why`, { output: show(r) })
+        if (c.names) t.match(line, ` at ${c.names}, `, `${c.name}: naming ${c.names}`)
+        t.notMatch(r.stdout, /"allocated"/, `${c.name}: the program never ran`)
+        if (id) {
+          t.same(stateEntries(id), [], `${c.name}: nothing left in ${GPUMEM_RUN}`)
+          await docker('rm', '-f', id)
+        }
+      } else {
+        t.equal(r.code, 0, `${c.name}: runs`, { output: show(r) })
+        const a = parseAlloc(r.stdout, show(r))
+        t.ok(a.total === 64 * MiB && a.allocated <= 64 * MiB, `${c.name}: held to 64 MiB (${a.allocated} bytes of ${a.total})`)
+        if (c.expect === 'limited') continue
+        t.comment(`${c.name}: the engine repaired the image; it ran limited`)
+      }
+    }
+    t.ok(refused >= 30, `${refused} hostile images refused by gpumem`)
+    t.same(hostFiles(watched), before, 'no host file changed, none appeared')
+  })
+
+  t.test('a volume over a mount target or gpumem\'s state is refused and leaves no stub in the host directory; a tmpfs over /run is fine', async t => {
+    const dir = mkdtempSync(join(scratch, 'volume-'))
+    for (const [dest, says] of [['/usr/local', '/usr/local/lib/gpumem/libgpumem.so'], ['/etc', '/etc/ld.so.preload'], ['/run/gpumem', '/run/gpumem/config']] as const) {
+      const r = await dockerRun([...LIMIT, '-v', `${dir}:${dest}`], ['true'])
+      t.equal(r.code, 125, `-v DIR:${dest} is refused`, { output: show(r) })
+      t.match(r.stderr, `covers ${says}, where gpumem mounts`, `-v DIR:${dest}: the message names ${says}`)
+    }
+    t.same(readdirSync(dir), [], 'nothing was created in the host directory')
+    const state = await dockerRun([...LIMIT, '-v', `${GPUMEM_RUN}:/gpumem-state`], ['true'])
+    t.equal(state.code, 125, show(state))
+    t.match(state.stderr, `reaches gpumem's state (${GPUMEM_RUN}), which no container may see`)
+    const ok = await dockerRun([...LIMIT, '--tmpfs', '/run'], ['alloc-until-oom', '--block', '4m'])
+    t.equal(ok.code, 0, show(ok))
+    t.equal(parseAlloc(ok.stdout, show(ok)).total, 64 * MiB, 'with --tmpfs /run the container is limited')
+  })
+}

@@ -2,6 +2,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { relative, reservedNames, stateRoot } from './layout.js';
+import { mountRegionStorage, unmountRegionStorage } from './ffi/native.js';
 
 // runc's own rule for ids; it also keeps an id from naming a path outside the state root.
 const ID = /^[\w+\-.]+$/;
@@ -37,14 +38,18 @@ export function stateDir(containerId: string): StateDir {
 export function createStateDir(dir: StateDir): void {
   mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
   // runc ids are unique among live containers: anything here is a crashed run's leftover.
-  rmSync(dir.root, { recursive: true, force: true });
+  removeStateDir(dir);
   mkdirSync(dir.root, { mode: 0o755 });
   mkdirSync(dir.configDir, { mode: 0o755 });
   // Root only: the region inside is writable by every container user (0666), so the host's
   // path to it must not be open to every host user.
   mkdirSync(dir.sharedDir, { mode: 0o700 });
+  // The container writes the region through its mount: on its own small tmpfs it cannot grow
+  // it over the host's /run.
+  mountRegionStorage(dir.sharedDir);
 }
 
 export function removeStateDir(dir: StateDir): void {
+  unmountRegionStorage(dir.sharedDir);
   rmSync(dir.root, { recursive: true, force: true });
 }

@@ -23,6 +23,8 @@ type Host = {
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
+  gpumem_region_storage_mount: (dir: string, err: Buffer, errlen: number) => number;
+  gpumem_region_storage_unmount: (dir: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_generation: (path: string, generation: Buffer, err: Buffer, errlen: number) => number;
   gpumem_accounting_bump: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
@@ -46,6 +48,8 @@ function lib(): Host {
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
+      gpumem_region_storage_mount: ['int', ['string', 'pointer', 'int']],
+      gpumem_region_storage_unmount: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_generation: ['int', ['string', 'pointer', 'pointer', 'int']],
       gpumem_accounting_bump: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
@@ -213,6 +217,18 @@ export function readConfig(path: string): InterposerConfig {
 export function createAccounting(path: string): void {
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_accounting_create(path, err, ERR_LEN), err);
+}
+
+/** Mounts the region's own small tmpfs on a container's empty shared directory (a bound on its growth). */
+export function mountRegionStorage(dir: string): void {
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_region_storage_mount(dir, err, ERR_LEN), err);
+}
+
+/** Undoes mountRegionStorage (lazily); nothing to do when nothing is mounted there. */
+export function unmountRegionStorage(dir: string): void {
+  const err = Buffer.alloc(ERR_LEN);
+  check(lib().gpumem_region_storage_unmount(dir, err, ERR_LEN), err);
 }
 
 /** The region's generation: its processes re-read their config whenever it changes. */

@@ -42,6 +42,13 @@ int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_pe
  * exist. */
 int gpumem_accounting_create(const char *path, char *err, int errlen);
 
+/* Mounts the region's own tmpfs on the host's directory dir (the container's shared/ directory,
+ * empty), sized for one region and its replacement: a container cannot grow its region file
+ * past it. Needs CAP_SYS_ADMIN. _unmount undoes it (lazily; 0 when nothing is mounted there);
+ * call it before removing the directory. */
+int gpumem_region_storage_mount(const char *dir, char *err, int errlen);
+int gpumem_region_storage_unmount(const char *dir, char *err, int errlen);
+
 /* The generation counter of the region at path (validated first, one pread, never mapped): the
  * container's processes re-read their config whenever it differs from what they last saw. The
  * container can write it too: a report, never proof. */

@@ -2,11 +2,11 @@
 // runs held to its budget, and no file of the host's changes.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  GPUMEM_RUN, IMAGE, MiB, cidfile, docker, dockerRun, engineReady, installGpumem, parseAlloc, run, show, stateEntries,
+  GPUMEM_RUN, IMAGE, INSIDE, MiB, cidfile, docker, dockerRun, engineReady, installGpumem, parseAlloc, run, show, stateEntries,
   type Installed,
 } from './lib/docker.js'
 import { applyEntries, hostileCases } from './lib/hostile-images.js'
@@ -121,5 +121,23 @@ if (await engineReady(t)) {
     const ok = await dockerRun([...LIMIT, '--tmpfs', '/run'], ['alloc-until-oom', '--block', '4m'])
     t.equal(ok.code, 0, show(ok))
     t.equal(parseAlloc(ok.stdout, show(ok)).total, 64 * MiB, 'with --tmpfs /run the container is limited')
+  })
+
+  t.test('a container cannot grow its accounting region over the host\'s /run, and its region\'s mount goes with it', async t => {
+    const cid = cidfile()
+    t.teardown(cid.cleanup)
+    const r = await docker('run', '-d', '--cidfile', cid.path, ...LIMIT, IMAGE, 'sleep', '300')
+    t.equal(r.code, 0, show(r))
+    const id = cid.read()
+    const region = join(GPUMEM_RUN, id, 'shared', 'accounting')
+    const size = statSync(region).size
+    const dd = await docker('exec', id, 'dd', 'if=/dev/zero', `of=${INSIDE.accounting}`, 'bs=1M', 'count=200', 'seek=1', 'conv=notrunc')
+    t.not(dd.code, 0, 'writing 200 MiB into the region fails')
+    t.match(dd.stderr, /No space left on device/, show(dd))
+    t.ok(statSync(region).size <= 3 * size, `the host's copy stays small (${statSync(region).size} bytes; the region is ${size})`)
+    const rm = await docker('rm', '-f', id)
+    t.equal(rm.code, 0, show(rm))
+    t.notMatch(readFileSync('/proc/self/mountinfo', 'utf8'), id, 'no mount of the container\'s is left on the host')
+    t.same(stateEntries(id), [], `nothing left in ${GPUMEM_RUN}`)
   })
 }

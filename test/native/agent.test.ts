@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
+import { removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 import { readConfig } from '../../lib/ffi/native.js';
 import { containerPaths } from '../../lib/layout.js';
@@ -34,7 +35,7 @@ async function startAgent(t: { teardown: (f: () => void) => void }, dir = mkdtem
   child.stderr?.on('data', (d) => (err += d));
   t.teardown(() => {
     child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   });
   for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
   if (!existsSync(socket)) throw new Error(`the agent did not start: ${err}`);
@@ -83,7 +84,7 @@ t.test('a refusal: exit 1, the message on stderr and as the last JSON line of ru
 
 t.test('no agent, or a dead one whose socket is left: exit 3, so the shim decides in-process', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gpumem-agent-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeTree(dir));
   t.equal(ask(join(dir, 'none.sock'), ['create', 'x']).status, 3, 'no socket');
   const a = await startAgent(t);
   a.child.kill('SIGKILL');

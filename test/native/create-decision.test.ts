@@ -2,8 +2,9 @@
 // agent and the in-process fallback run it, a fake NVML with GPUs of different sizes.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { mountsUnder, removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 import { accountingUsage, readConfig } from '../../lib/ffi/native.js';
 import { containerPaths } from '../../lib/layout.js';
@@ -22,7 +23,7 @@ interface Case {
 
 function setup(t: { teardown: (f: () => void) => void }, annotations: Record<string, string>, env: string[]): Case {
   const dir = mkdtempSync(join(tmpdir(), 'gpumem-create-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeTree(dir));
   const bundle = join(dir, 'bundle');
   mkdirSync(join(bundle, 'rootfs'), { recursive: true });
   const spec = {
@@ -146,4 +147,32 @@ t.test('mistyped keys stop the create; near misses start it, with a warning in t
   const log = readFileSync(join(e.state, '..', 'gpumem.log'), 'utf8');
   t.match(log, /annotation \\"gpumem\.io\.limit\\" looks like gpumem's but is not read/);
   t.match(log, /environment variable gpumem_limit looks like gpumem's/);
+});
+
+t.test('a container cannot grow its accounting region on the host: past one spare copy the writes fail, and removing the state unmounts it', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '64m' }, []);
+  t.ok(create(c, 'ctr-grow').ok);
+  const shared = join(c.state, 'ctr-grow', 'shared');
+  t.same(mountsUnder(shared), [shared], 'the region lives on its own mount');
+  const region = join(shared, 'accounting');
+  const size = statSync(region).size;
+  let wrote = 0;
+  let error = '';
+  try {
+    for (let i = 0; i < 64; i++) {
+      appendFileSync(region, Buffer.alloc(1 << 20));
+      wrote += 1 << 20;
+    }
+  } catch (e) {
+    error = (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+  t.equal(error, 'ENOSPC', `growing the region stops with ENOSPC (after ${wrote} bytes)`);
+  t.ok(wrote <= 2 * size, `no more than one spare region's worth (${wrote} of ${size} bytes) was taken`);
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { removeStateDir, stateDir } from './dist/lib/state.js'; removeStateDir(stateDir('ctr-grow'));`], {
+    env: { PATH: process.env.PATH ?? '', GPUMEM_STATE_ROOT: c.state },
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.same(mountsUnder(c.state), [], 'no mount is left under the state root');
+  t.notOk(existsSync(join(c.state, 'ctr-grow')), 'and no directory');
 });

@@ -4,6 +4,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 import { applyEntries, hostileCases } from '../e2e/lib/hostile-images.js';
 
@@ -40,7 +41,7 @@ function bundle(dir: string, id: string, mounts: unknown[] = []): string {
 
 t.test('every hostile image is refused at create with one line naming the path; harmless oddities are limited', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gpumem-hostile-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeTree(dir));
   const cases = hostileCases();
   t.ok(cases.filter((c) => c.expect === 'refused').length >= 30, `${cases.length} cases, at least 30 hostile`);
   const bundles = cases.map((c) => {
@@ -68,7 +69,7 @@ t.test('every hostile image is refused at create with one line naming the path; 
 
 t.test('volumes over gpumem\'s mount targets or its state are refused; engine mounts and a file at a target are not', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gpumem-volumes-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeTree(dir));
   const state = join(dir, 'state');
   mkdirSync(state);
   const host = join(dir, 'host-dir');

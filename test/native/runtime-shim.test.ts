@@ -4,6 +4,7 @@ import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { mountsUnder, removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 
 const REPO = process.cwd();
@@ -36,7 +37,7 @@ function host(t: { teardown: (f: () => void) => void }): Host {
   const children: ChildProcess[] = [];
   t.teardown(() => {
     for (const c of children) c.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   });
   return {
     dir,
@@ -126,8 +127,10 @@ t.test('delete removes the state once the lower runtime no longer knows the cont
   t.equal(h.run(['create', '--bundle', h.bundle('b', limited), 'c8']).status, 0);
   t.equal(h.run(['delete', 'c8'], { LOWER_DELETE_RC: '1', LOWER_STATE_RC: '0' }).status, 1);
   t.ok(existsSync(join(h.state, 'c8')), 'a delete that failed on a live container keeps its state');
+  t.same(mountsUnder(join(h.state, 'c8')), [join(h.state, 'c8', 'shared')], "the region's own tmpfs is mounted while it lives");
   t.equal(h.run(['delete', '--force', 'c8']).status, 0);
   t.notOk(existsSync(join(h.state, 'c8')), 'deleted: state gone');
+  t.same(mountsUnder(h.state), [], 'and its tmpfs unmounted');
   t.same(h.calls().slice(1), ['delete c8', 'state c8', 'delete --force c8'], 'the failed delete was checked with state; the second went through');
 });
 

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+
 #include "../format/accounting_reader.h"
+#include "../format/region_fs.h"
 #include "../format/config.h"
 #include "../format/limit.h"
 #include "../format/size.h"
@@ -67,6 +70,20 @@ EXPORT int gpumem_accounting_create(const char *path, char *err, int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
   return gpumem_accounting_create_file(path, 1, err, errlen);
+}
+
+EXPORT int gpumem_region_storage_mount(const char *dir, char *err, int errlen)
+{
+  if (!dir || !*dir) return bad_args(err, errlen, "directory is empty");
+  return gpumem_region_fs_mount(dir, err, errlen);
+}
+
+EXPORT int gpumem_region_storage_unmount(const char *dir, char *err, int errlen)
+{
+  if (!dir || !*dir) return bad_args(err, errlen, "directory is empty");
+  if (gpumem_region_fs_unmount(dir) == 0) return 0;
+  if (err && errlen > 0) snprintf(err, (size_t)errlen, "cannot unmount %s: %s", dir, strerror(errno));
+  return -1;
 }
 
 EXPORT int gpumem_accounting_generation(const char *path, uint64_t *generation, char *err,

@@ -21,6 +21,7 @@
 
 #include "../client/agent_client.h"
 #include "../common/layout.h"
+#include "../format/region_fs.h"
 
 struct settings {
   char lower[PATH_MAX], node[PATH_MAX], app[PATH_MAX];
@@ -136,10 +137,14 @@ static int state_path(const struct settings *s, const char *name, char *out, siz
   return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* The container's state directory, never following a link in it. */
+/* The container's state directory, never following a link in it; the region's own tmpfs is
+ * unmounted first (a mount point cannot be removed). */
 static void remove_state(const struct settings *s, const char *id) {
-  char dir[2 * PATH_MAX];
-  if (state_path(s, id, dir, sizeof dir) == 0) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  char dir[2 * PATH_MAX], shared[2 * PATH_MAX + sizeof GPUMEM_SHARED_DIR + 1];
+  if (state_path(s, id, dir, sizeof dir) != 0) return;
+  snprintf(shared, sizeof shared, "%s/" GPUMEM_SHARED_DIR, dir);
+  gpumem_region_fs_unmount(shared);
+  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static int have_state(const struct settings *s, const char *id) {

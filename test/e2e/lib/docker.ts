@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, accessSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSTALL_SH, ROOT, readStatus,
+  DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, INSTALL_SH, ROOT, readStatus,
 } from './paths.js'
 
-export { DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, ROOT }
+export { DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, ROOT }
 
 export const MiB = 1024 * 1024
 /** the fake device size every test container gets (env of the fake libcuda.so.1) */

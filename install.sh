@@ -204,10 +204,11 @@ npm run --silent build
 step "staging $APP"
 STAGE=$APP.new.$$
 trap 'rm -rf "$STAGE"' EXIT
-mkdir -p "$STAGE/bin" "$STAGE/etc" "$STAGE/share" "$STAGE/native/build" "$PREFIX/bin"
+mkdir -p "$STAGE/bin" "$STAGE/etc" "$STAGE/share" "$STAGE/native/build/interposer" "$PREFIX/bin"
 cp package.json package-lock.json "$STAGE/"
 cp -R dist "$STAGE/dist"
 cp native/build/libgpumem.so native/build/libgpumem-host.so "$STAGE/native/build/"
+cp native/build/interposer/libgpumem.so "$STAGE/native/build/interposer/" # mounted into containers
 cp -R node_modules "$STAGE/node_modules"
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 [ -f "$RECORD" ] && cp "$RECORD" "$STAGE/install-record.json"

@@ -1,4 +1,4 @@
-/** `gpumem-runtime create` decided in-process: the C shim runs this only when no agent answered (slow: a Node start). */
+/** `gpumem-runtime create` (or `exec` of a limited container) decided in-process: the C shim runs this only when no agent answered (slow: a Node start). */
 import { hostGpus } from '../lib/ffi/native.js';
 import { create } from '../lib/runtime/create.js';
 import { log } from '../lib/log.js';

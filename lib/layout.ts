@@ -1,5 +1,5 @@
 /** The host's state layout and the paths inside a container, as the C side defines them (native/src/common/layout.h). */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { constant } from './ffi/native.js';
 
 /** Host-side root of per-container state (tmpfs: gone at reboot, like the containers); GPUMEM_STATE_ROOT moves it for tests. */
@@ -21,12 +21,21 @@ export const relative = {
 };
 
 /** Where the interposer looks inside a container. */
-export function containerPaths(): { interposer: string; preload: string; configDir: string; accounting: string } {
+export function containerPaths(): {
+  interposer: string;
+  interposerDir: string;
+  preload: string;
+  configDir: string;
+  sharedDir: string;
+  accounting: string;
+} {
   const root = constant('state_root');
   return {
     interposer: constant('container_library'),
+    interposerDir: dirname(constant('container_library')),
     preload: constant('container_preload'),
     configDir: join(root, relative.configDir()),
+    sharedDir: join(root, relative.sharedDir()),
     accounting: join(root, relative.accountingFile()),
   };
 }

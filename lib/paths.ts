@@ -18,6 +18,8 @@ export function appRoot(): string {
 export const nativeBuild = (): string => join(appRoot(), 'native', 'build');
 /** The interposer loaded into containers. */
 export const interposerPath = (): string => join(nativeBuild(), 'libgpumem.so');
+/** A directory holding only the interposer: what containers get, mounted read-only. */
+export const interposerDir = (): string => join(nativeBuild(), 'interposer');
 /** The C API driven through FFI (formats, size grammar). */
 export const hostLibraryPath = (): string => join(nativeBuild(), 'libgpumem-host.so');
 /** The runtime shim's client of the agent (native/src/client). */

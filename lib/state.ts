@@ -1,5 +1,5 @@
 /** Each container's host-side state directory: its interposer config (mounted read-only) and its shared accounting region. */
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { relative, reservedNames, stateRoot } from './layout.js';
 import { mountRegionStorage, unmountRegionStorage } from './ffi/native.js';
@@ -12,7 +12,7 @@ export interface StateDir {
   /** Mounted read-only at /run/gpumem/config; holds gpumem.conf. */
   configDir: string;
   configFile: string;
-  /** Holds the accounting region, which alone is mounted read-write at /run/gpumem/shared/accounting. */
+  /** The region's own tmpfs: mounted read-only at /run/gpumem/shared, the region alone read-write on top. */
   sharedDir: string;
   accountingFile: string;
 }
@@ -39,11 +39,13 @@ export function createStateDir(dir: StateDir): void {
   mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
   // runc ids are unique among live containers: anything here is a crashed run's leftover.
   removeStateDir(dir);
-  mkdirSync(dir.root, { mode: 0o755 });
-  mkdirSync(dir.configDir, { mode: 0o755 });
   // Root only: the region inside is writable by every container user (0666), so the host's
-  // path to it must not be open to every host user.
-  mkdirSync(dir.sharedDir, { mode: 0o700 });
+  // path to it must not be open to every host user. Containers reach config/ and shared/
+  // through their own mounts, which do not pass through this directory.
+  mkdirSync(dir.root, { mode: 0o700 });
+  mkdirSync(dir.configDir, { mode: 0o755 });
+  chmodSync(dir.configDir, 0o755); // whatever the caller's umask: container users of any uid read it
+  mkdirSync(dir.sharedDir, { mode: 0o755 });
   // The container writes the region through its mount: on its own small tmpfs it cannot grow
   // it over the host's /run.
   mountRegionStorage(dir.sharedDir);

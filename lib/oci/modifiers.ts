@@ -32,6 +32,34 @@ export function bindMounts(mounts: readonly Mount[]): SpecModifier {
   };
 }
 
+/** Puts the interposer first in the process's LD_PRELOAD, keeping what the image had there. */
+export function preloadVariable(library: string): SpecModifier {
+  return {
+    name: 'preload-variable',
+    modify(spec) {
+      const env = (spec.process ??= {}).env ?? [];
+      const at = env.findIndex((e) => e.startsWith('LD_PRELOAD='));
+      const had = at < 0 ? [] : (env[at] as string).slice('LD_PRELOAD='.length).split(/[: ]/).filter((p) => p && p !== library);
+      const value = `LD_PRELOAD=${[library, ...had].join(':')}`;
+      spec.process.env = at < 0 ? [...env, value] : env.map((e, i) => (i === at ? value : e));
+    },
+  };
+}
+
+/** Takes a capability out of every set of the process (bounding too, so no child regains it). */
+export function withoutCapability(name: string): SpecModifier {
+  return {
+    name: `without-${name}`,
+    modify(spec) {
+      const caps = spec.process?.capabilities as Record<string, unknown> | undefined;
+      if (!caps) return;
+      for (const [set, list] of Object.entries(caps)) {
+        if (Array.isArray(list)) caps[set] = list.filter((c) => c !== name);
+      }
+    },
+  };
+}
+
 export function applyModifiers(spec: Spec, modifiers: readonly SpecModifier[]): void {
   for (const m of modifiers) m.modify(spec);
 }

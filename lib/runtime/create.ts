@@ -12,11 +12,13 @@ import { resolveBudget } from '../budget/resolve.js';
 import { containerGpus } from '../gpu/sizes.js';
 import { containerPaths, stateRoot } from '../layout.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
+import { processEdits } from './process-edits.js';
+import { prepareExec } from './exec.js';
 import { parseRuntimeArgs } from './runc-args.js';
 import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
 import { unsafeTarget, type Target } from '../oci/mount-targets.js';
 import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
-import { interposerPath, preloadFile } from '../paths.js';
+import { interposerDir, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
 import { reportToEngine } from './runc-log.js';
 import { log } from '../log.js';
@@ -59,12 +61,16 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
     createAccounting(dir.accountingFile);
     const inside = containerPaths();
     applyModifiers(spec, [
+      // Directories of the host's where it can: what is written into the image's directory
+      // beneath (docker cp) never shows through. The preload list has to be a file in /etc.
       bindMounts([
-        readOnlyBind(interposerPath(), inside.interposer),
+        readOnlyBind(interposerDir(), inside.interposerDir),
         readOnlyBind(preloadFile(), inside.preload),
         readOnlyBind(dir.configDir, inside.configDir),
+        readOnlyBind(dir.sharedDir, inside.sharedDir),
         readWriteBind(dir.accountingFile, inside.accounting),
       ]),
+      ...processEdits(),
     ]);
     // Last: a spec that mounts the state exists only once the state is complete.
     saveSpec(bundle, spec);
@@ -83,10 +89,10 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
 function checkMountTargets(bundle: string, spec: Spec): void {
   const inside = containerPaths();
   const targets: Target[] = [
-    { path: inside.interposer, expects: 'file', what: 'its interposer' },
+    { path: inside.interposerDir, expects: 'directory', what: 'its interposer' },
     { path: inside.preload, expects: 'file', what: 'the preload list that loads it' },
     { path: inside.configDir, expects: 'directory', what: "the interposer's config" },
-    { path: inside.accounting, expects: 'file', what: 'the accounting region' },
+    { path: inside.sharedDir, expects: 'directory', what: 'the accounting region' },
   ];
   const why = unsafeTarget(targets, spec.mounts ?? [], rootfsKinds(rootfsOf(bundle, spec)), realSource, stateRoot());
   if (why) throw new Error(why);
@@ -95,7 +101,7 @@ function checkMountTargets(bundle: string, spec: Spec): void {
 export type CreateOutcome = { ok: true; containerId: string; decision: CreateDecision } | { ok: false; message: string };
 
 /**
- * One `runc create` command line, from wherever it came (the shim's argv, or the agent's client):
+ * One `runc create` (or `runc exec` of a limited container) command line, from wherever it came (the shim's argv, or the agent's client):
  * a refusal is reported to the engine through runc's --log file, as `docker run` shows it.
  */
 export function create(argv: readonly string[], cwd: string, gpus: GpuInventory): CreateOutcome {
@@ -103,8 +109,12 @@ export function create(argv: readonly string[], cwd: string, gpus: GpuInventory)
   // Relative to the caller's directory, which is not the agent's.
   const args = { ...parsed, bundle: resolve(cwd, parsed.bundle), log: parsed.log && resolve(cwd, parsed.log) };
   try {
+    if (args.subcommand === 'exec' && args.containerId) {
+      const edited = prepareExec(args, cwd);
+      return { ok: true, containerId: args.containerId, decision: { action: 'pass', reason: edited ? 'exec process edited' : 'not limited', warnings: [] } };
+    }
     if (args.subcommand !== 'create' || !args.containerId) {
-      throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" (the shim passes everything else to runc)');
+      throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" or "exec --process FILE ID" (the shim passes everything else to runc)');
     }
     return { ok: true, containerId: args.containerId, decision: prepareBundle(args.bundle, args.containerId, gpus) };
   } catch (e) {

@@ -2,7 +2,7 @@
 // runs held to its budget, and no file of the host's changes.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -109,7 +109,7 @@ if (await engineReady(t)) {
 
   t.test('a volume over a mount target or gpumem\'s state is refused and leaves no stub in the host directory; a tmpfs over /run is fine', async t => {
     const dir = mkdtempSync(join(scratch, 'volume-'))
-    for (const [dest, says] of [['/usr/local', '/usr/local/lib/gpumem/libgpumem.so'], ['/etc', '/etc/ld.so.preload'], ['/run/gpumem', '/run/gpumem/config']] as const) {
+    for (const [dest, says] of [['/usr/local', '/usr/local/lib/gpumem'], ['/etc', '/etc/ld.so.preload'], ['/run/gpumem', '/run/gpumem/config']] as const) {
       const r = await dockerRun([...LIMIT, '-v', `${dir}:${dest}`], ['true'])
       t.equal(r.code, 125, `-v DIR:${dest} is refused`, { output: show(r) })
       t.match(r.stderr, `covers ${says}, where gpumem mounts`, `-v DIR:${dest}: the message names ${says}`)
@@ -139,5 +139,38 @@ if (await engineReady(t)) {
     t.equal(rm.code, 0, show(rm))
     t.notMatch(readFileSync('/proc/self/mountinfo', 'utf8'), id, 'no mount of the container\'s is left on the host')
     t.same(stateEntries(id), [], `nothing left in ${GPUMEM_RUN}`)
+  })
+
+  t.test('docker cp over the preload list or the interposer of a running container does not switch its limit off, for the main process tree or docker exec; chroot is not allowed in either', async t => {
+    const cid = cidfile()
+    t.teardown(cid.cleanup)
+    const r = await docker('run', '-d', '--cidfile', cid.path, '-e', 'FAKE_CUDA_DEVICE_MEM=1g', ...LIMIT, IMAGE,
+      'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; exec alloc-until-oom --block 4m')
+    t.equal(r.code, 0, show(r))
+    const id = cid.read()
+    t.teardown(() => docker('rm', '-f', id).then(() => undefined))
+    const empty = join(scratch, 'empty')
+    writeFileSync(empty, '')
+    const junk = join(scratch, 'libgpumem.so')
+    writeFileSync(junk, 'not an ELF\n')
+    for (const [from, to] of [[empty, INSIDE.preload], [junk, INSIDE.interposer]]) {
+      const cp = await docker('cp', from!, `${id}:${to}`)
+      t.comment(`docker cp onto ${to}: exit ${cp.code} ${cp.stderr.trim()}`)
+    }
+    const exec = await docker('exec', '-e', 'FAKE_CUDA_DEVICE_MEM=1g', id, 'alloc-until-oom', '--block', '4m')
+    const e = parseAlloc(exec.stdout, show(exec))
+    t.ok(e.total === 64 * MiB && e.allocated <= 64 * MiB, `after docker cp, a docker exec process is held to 64 MiB (${e.allocated} of ${e.total})`)
+    const chroot = await docker('exec', id, 'chroot', '/', 'true')
+    t.not(chroot.code, 0, 'chroot is refused to a docker exec process')
+    t.match(chroot.stderr, /Operation not permitted/, show(chroot))
+    const main = await docker('exec', id, 'sh', '-c', 'grep CapBnd /proc/1/status')
+    t.match(main.stdout, /CapBnd:\s+0+[0-9a-f]*/, show(main))
+    t.equal(BigInt(`0x${main.stdout.trim().split(/\s+/)[1]}`) & (1n << 18n), 0n, 'the main process has no CAP_SYS_CHROOT in its bounding set')
+    await docker('exec', id, 'touch', '/tmp/go')
+    const w = await docker('wait', id)
+    t.equal(w.stdout.trim(), '0', 'the main process finished')
+    const logs = await docker('logs', id)
+    const a = parseAlloc(logs.stdout, show(logs))
+    t.ok(a.total === 64 * MiB && a.allocated <= 64 * MiB, `the main process tree is still held to 64 MiB (${a.allocated} of ${a.total})`)
   })
 }

@@ -72,7 +72,9 @@ t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half 
   t.equal(mounts[INSIDE.configDir]?.source, join(dir, 'config'));
   t.same(mounts[INSIDE.configDir]?.options?.includes('ro'), true, 'the config is mounted read-only');
   t.equal(mounts[INSIDE.accounting]?.source, join(dir, 'shared', 'accounting'));
-  t.ok(mounts[INSIDE.interposer] && mounts[INSIDE.preload], 'the interposer and the preload list are mounted');
+  t.ok(mounts[INSIDE.interposerDir]?.options?.includes('ro') && mounts[INSIDE.preload], "the interposer's directory and the preload list are mounted");
+  t.same(mounts[INSIDE.sharedDir]?.options?.includes('ro'), true, "the region's directory is mounted read-only, the region alone read-write");
+  t.same((spec.process as { env: string[] }).env.filter((e) => e.startsWith('LD_PRELOAD=')), [`LD_PRELOAD=${INSIDE.interposer}`], 'the main process loads the interposer through LD_PRELOAD too');
   t.ok(mounts['/proc'], "the spec's own mounts stay");
   t.same(spec.hooks, { createRuntime: [{ path: '/usr/bin/nvidia-cdi-hook', args: ['nvidia-cdi-hook'] }] }, 'no hook of gpumem is added; others stay');
   t.equal((spec.process as { futureField?: number }).futureField, 1, 'fields gpumem does not know survive');
@@ -175,4 +177,25 @@ t.test('a container cannot grow its accounting region on the host: past one spar
   t.equal(r.status, 0, r.stderr);
   t.same(mountsUnder(c.state), [], 'no mount is left under the state root');
   t.notOk(existsSync(join(c.state, 'ctr-grow')), 'and no directory');
+});
+
+t.test("a limited container keeps the image's LD_PRELOAD after the interposer and runs without CAP_SYS_CHROOT; an unlimited one keeps both", async (t) => {
+  const caps = ['CAP_CHOWN', 'CAP_SYS_CHROOT', 'CAP_KILL'];
+  const edit = (c: Case) => {
+    const spec = c.spec();
+    (spec.process as Record<string, unknown>).capabilities = { bounding: caps, effective: caps, permitted: caps };
+    writeFileSync(join(c.bundle, 'config.json'), JSON.stringify(spec));
+  };
+  const limited = setup(t, { 'gpumem.io/limit': '64m' }, ['LD_PRELOAD=/opt/libmine.so']);
+  edit(limited);
+  t.ok(create(limited, 'ctr-caps').ok);
+  const p = limited.spec().process as { env: string[]; capabilities: Record<string, string[]> };
+  t.same(p.env.filter((e) => e.startsWith('LD_PRELOAD=')), [`LD_PRELOAD=${INSIDE.interposer}:/opt/libmine.so`]);
+  for (const set of ['bounding', 'effective', 'permitted']) t.same(p.capabilities[set], ['CAP_CHOWN', 'CAP_KILL'], `${set}: no CAP_SYS_CHROOT`);
+  const free = setup(t, {}, ['LD_PRELOAD=/opt/libmine.so']);
+  edit(free);
+  t.ok(create(free, 'ctr-free').ok);
+  const q = free.spec().process as { env: string[]; capabilities: Record<string, string[]> };
+  t.same(q.env.filter((e) => e.startsWith('LD_PRELOAD=')), ['LD_PRELOAD=/opt/libmine.so']);
+  t.same(q.capabilities.bounding, caps);
 });

@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { mountsUnder, removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
+import { containerPaths } from '../../lib/layout.js';
 
 const REPO = process.cwd();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,11 +67,16 @@ function host(t: { teardown: (f: () => void) => void }): Host {
 
 const limited = { ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { env: [] }, annotations: { 'gpumem.io/limit': '64m' } };
 
-t.test('every call but create and delete goes to the lower runtime unchanged, and decides nothing', async (t) => {
+t.test('every call but create, delete and a limited container\'s exec goes to the lower runtime unchanged, and decides nothing', async (t) => {
   const h = host(t);
   t.equal(h.run(['--root', '/r', '--log', '/l', 'start', 'c1']).status, 0);
   t.equal(h.run(['kill', 'c1', 'KILL']).status, 0);
-  t.same(h.calls(), ['--root /r --log /l start c1', 'kill c1 KILL']);
+  const proc = join(h.dir, 'p.json');
+  const process = { args: ['sh'], env: ['PATH=/bin'], capabilities: { bounding: ['CAP_SYS_CHROOT'] } };
+  writeFileSync(proc, JSON.stringify(process));
+  t.equal(h.run(['exec', '--process', proc, '--detach', 'c1']).status, 0);
+  t.same(h.calls(), ['--root /r --log /l start c1', 'kill c1 KILL', `exec --process ${proc} --detach c1`]);
+  t.same(JSON.parse(readFileSync(proc, 'utf8')), process, "an unlimited container's exec'd process is untouched");
   t.equal(h.log(), '', 'no decision was made');
 });
 
@@ -139,4 +145,26 @@ t.test('an id runc would refuse is passed on untouched, never used as a path', a
   t.equal(h.run(['delete', '../state']).status, 0);
   t.ok(existsSync(h.state), 'nothing outside the state root is removed');
   t.same(h.calls(), ['delete ../state']);
+});
+
+t.test("a limited container's exec'd process gets LD_PRELOAD and loses CAP_SYS_CHROOT, with the agent or without; a broken process file stops the exec", async (t) => {
+  const h = host(t);
+  t.equal(h.run(['create', '--bundle', h.bundle('b', limited), 'c9']).status, 0);
+  const proc = join(h.dir, 'p.json');
+  const caps = { bounding: ['CAP_KILL', 'CAP_SYS_CHROOT'], effective: ['CAP_SYS_CHROOT'] };
+  for (const agent of [false, true]) {
+    if (agent) await h.agent();
+    writeFileSync(proc, JSON.stringify({ args: ['sh'], env: ['PATH=/bin', 'LD_PRELOAD=/opt/x.so'], capabilities: caps, cwd: '/' }));
+    t.equal(h.run(['--log', join(h.dir, 'runc.log'), 'exec', '--process', proc, '--pid-file', join(h.dir, 'pid'), 'c9']).status, 0);
+    const p = JSON.parse(readFileSync(proc, 'utf8'));
+    t.same(p.env, ['PATH=/bin', `LD_PRELOAD=${containerPaths().interposer}:/opt/x.so`], `${agent ? 'agent' : 'in-process'}: the interposer is preloaded first`);
+    t.same(p.capabilities, { bounding: ['CAP_KILL'], effective: [] }, 'no CAP_SYS_CHROOT in any set');
+    t.equal(p.cwd, '/', 'the rest is kept');
+  }
+  t.same(h.calls().filter((c) => c.includes(' exec ')).length, 2, 'then the lower runtime ran each exec');
+  writeFileSync(proc, '{not json');
+  const r = h.run(['--log', join(h.dir, 'runc.log'), 'exec', '--process', proc, 'c9']);
+  t.equal(r.status, 1, 'an exec whose process cannot be edited does not run');
+  t.match(r.stderr, /gpumem: cannot read the exec process/);
+  t.same(h.calls().filter((c) => c.includes(' exec ')).length, 2, 'the lower runtime was not asked');
 });

@@ -23,7 +23,7 @@ int gpumem_region_fs_mount(const char *dir, char *err, int errlen)
   unsigned long long pages = (2 * sizeof(struct gpumem_region) + (unsigned long long)page - 1) /
                              (unsigned long long)page + 1;
   char opts[96];
-  snprintf(opts, sizeof opts, "size=%llu,nr_inodes=8,mode=0700,uid=0,gid=0",
+  snprintf(opts, sizeof opts, "size=%llu,nr_inodes=8,mode=0755,uid=0,gid=0",
            pages * (unsigned long long)page);
   if (mount("gpumem-region", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0) {
     if (err && errlen > 0)

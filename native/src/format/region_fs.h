@@ -4,7 +4,7 @@
 #ifndef GPUMEM_FORMAT_REGION_FS_H
 #define GPUMEM_FORMAT_REGION_FS_H
 
-/* Mounts that tmpfs at dir (an empty directory; root only inside); 0, or -1 with a message. */
+/* Mounts that tmpfs at dir (an empty directory); its root is 0755 so container users of any uid reach the region through the read-only directory mount, while the host keeps other users out one level up (the state directory is 0700); 0, or -1 with a message. */
 int gpumem_region_fs_mount(const char *dir, char *err, int errlen);
 
 /* Unmounts it (lazily: a container may still hold the region); 0 also when nothing is mounted

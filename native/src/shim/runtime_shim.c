@@ -188,6 +188,26 @@ static int spec_mentions_gpumem(const char *bundle) {
   return found;
 }
 
+/* The agent decides this command line; when none answers, the same TypeScript in-process (a
+ * Node start). 0: go on with the lower runtime. */
+static int decide(const struct settings *s, int argc, char **argv) {
+  char socket_path[2 * PATH_MAX];
+  int rc = state_path(s, GPUMEM_AGENT_SOCKET_NAME, socket_path, sizeof socket_path) == 0
+               ? agent_create(socket_path, argc - 1, argv + 1)
+               : AGENT_NONE;
+  if (rc != AGENT_NONE) return rc;
+  char script[PATH_MAX + 64];
+  snprintf(script, sizeof script, "%s/dist/hook/gpumem-runtime.js", s->app);
+  char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
+  if (!nargv) return fail("out of memory", NULL);
+  nargv[0] = (char *)s->node; /* execv does not write it */
+  nargv[1] = script;
+  for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
+  rc = run(nargv);
+  free(nargv);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   struct settings s;
   if (read_settings(&s) != 0) return fail("cannot read ../etc/gpumem-runtime.conf beside this program (reinstall gpumem)", NULL);
@@ -207,9 +227,18 @@ int main(int argc, char **argv) {
     }
   }
   int create = sub && !strcmp(sub, "create"), delete = sub && !strcmp(sub, "delete");
+  int exec_ = sub && !strcmp(sub, "exec");
+  /* The id is last in the form engines write (`exec --process FILE ID` too). */
   const char *id = argv[argc - 1];
-  if (!(create || delete) || !valid_id(id)) {
+  if (!(create || delete || exec_) || !valid_id(id)) {
     return exec_lower(&s, argv);
+  }
+  if (exec_) {
+    /* A limited container's exec'd process gets the main process's edits (Docker builds it from
+     * its own config, not from the edited spec): fail closed when they cannot be made. */
+    if (!have_state(&s, id)) return exec_lower(&s, argv);
+    int rc = decide(&s, argc, argv);
+    return rc != 0 ? rc : exec_lower(&s, argv);
   }
 
   if (delete) {
@@ -231,22 +260,7 @@ int main(int argc, char **argv) {
   if (!spec_mentions_gpumem(bundle)) {
     return exec_lower(&s, argv);
   }
-  char socket_path[2 * PATH_MAX];
-  int rc = state_path(&s, GPUMEM_AGENT_SOCKET_NAME, socket_path, sizeof socket_path) == 0
-               ? agent_create(socket_path, argc - 1, argv + 1)
-               : AGENT_NONE;
-  if (rc == AGENT_NONE) {
-    /* No agent: the same decision in-process (a Node start). */
-    char script[PATH_MAX + 64];
-    snprintf(script, sizeof script, "%s/dist/hook/gpumem-runtime.js", s.app);
-    char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-    if (!nargv) return fail("out of memory", NULL);
-    nargv[0] = s.node;
-    nargv[1] = script;
-    for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
-    rc = run(nargv);
-    free(nargv);
-  }
+  int rc = decide(&s, argc, argv);
   if (rc != 0) return rc;
   rc = run_lower(&s, argv);
   /* The lower runtime made no container: its prepared state would never be deleted (unless the

@@ -21,11 +21,12 @@ export interface HostileCase {
 }
 
 const INSIDE = containerPaths()
+// What gpumem mounts over: its own directories, and the one file it cannot put in one of its own.
 const TARGETS: { path: string; file: boolean }[] = [
-  { path: INSIDE.interposer, file: true },
+  { path: INSIDE.interposerDir, file: false },
   { path: INSIDE.preload, file: true },
   { path: INSIDE.configDir, file: false },
-  { path: INSIDE.accounting, file: true },
+  { path: INSIDE.sharedDir, file: false },
 ]
 // Where an attacker would point a link: the host's /etc, through /proc, gpumem's own files.
 const HOST_LOOKING = ['/etc', '/proc/1/root/etc', '/usr/local/lib/gpumem', INSIDE.preload, INSIDE.interposer]
@@ -61,6 +62,11 @@ export function hostileCases(): HostileCase[] {
   limited('own-ld-so-preload', [{ path: INSIDE.preload, kind: 'file', content: '/lib/libnothing.so\n' }])
   limited('own-config-directory', [{ path: `${INSIDE.configDir}/gpumem.conf`, kind: 'file', content: 'limit=1t\n' }])
   limited('own-library-file', [{ path: INSIDE.interposer, kind: 'file', content: 'not an ELF\n' }])
+  // Beneath gpumem's directory mounts: hidden, whatever they point at.
+  limited('library-to-preload-list', [{ path: INSIDE.interposer, kind: 'symlink', to: INSIDE.preload }])
+  limited('accounting-to-preload-list', [{ path: INSIDE.accounting, kind: 'symlink', to: INSIDE.preload }])
+  limited('accounting-to-library', [{ path: INSIDE.accounting, kind: 'symlink', to: INSIDE.interposer }])
+  limited('accounting-fifo', [{ path: INSIDE.accounting, kind: 'fifo' }])
   return [...out.values()]
 }
 

@@ -195,12 +195,25 @@ export function hostGpus(): HostGpu[] {
 }
 
 
-function perGpuBuffer(perGpu: ReadonlyMap<number, bigint>): Buffer {
+/** Budgets as a config takes them: bigints, or numbers where they are exact (whole, at most 2^53). */
+export interface ConfigBytes {
+  all?: bigint | number;
+  perGpu: ReadonlyMap<number, bigint | number>;
+}
+
+/** Bytes for C's uint64_t; a number that is not a whole number of bytes, exactly, is refused, not rounded. */
+function word(bytes: bigint | number): bigint {
+  if (typeof bytes === 'number' && !Number.isSafeInteger(bytes)) throw new NativeError(`gpumem: ${bytes} is not an exact number of bytes`);
+  const b = BigInt(bytes);
+  if (b < 0n || b >= 2n ** 64n) throw new NativeError(`gpumem: ${b} bytes do not fit the config`);
+  return b;
+}
+
+function perGpuBuffer(perGpu: ConfigBytes['perGpu']): Buffer {
   const buf = Buffer.alloc(8 * maxGpus());
   for (const [i, bytes] of perGpu) {
     if (i < 0 || i >= maxGpus()) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${maxGpus() - 1}`);
-    if (bytes < 0n || bytes >= 2n ** 64n) throw new NativeError(`gpumem: ${bytes} bytes do not fit the config`);
-    buf.writeBigUInt64LE(bytes, 8 * i);
+    buf.writeBigUInt64LE(word(bytes), 8 * i);
   }
   return buf;
 }
@@ -221,10 +234,10 @@ function perGpuMap(buf: Buffer): Map<number, number> {
 }
 
 /** Writes the interposer's config atomically (temp file + rename). */
-export function writeConfig(path: string, config: InterposerConfig): void {
+export function writeConfig(path: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
   // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
-  const all = (config.all ?? 0n).toString();
+  const all = word(config.all ?? 0n).toString();
   check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 
@@ -232,9 +245,9 @@ export function writeConfig(path: string, config: InterposerConfig): void {
  * Changes a running container's budget: the config is rewritten, then the region's generation is
  * bumped, and its processes apply the new budget from their next allocation.
  */
-export function updateBudget(configPath: string, accountingPath: string, config: InterposerConfig): void {
+export function updateBudget(configPath: string, accountingPath: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
-  const all = (config.all ?? 0n).toString();
+  const all = word(config.all ?? 0n).toString();
   check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 

@@ -1,5 +1,5 @@
 /** Reads a request of the agent's protocol (native/src/client/agent_protocol.h): NUL-terminated fields. */
-import { constant } from '../ffi/native.js';
+import { constant, quote, quoteName } from '../ffi/native.js';
 
 export interface CreateRequest {
   /** The client's working directory: runc resolves a relative bundle and log against it. */
@@ -14,10 +14,10 @@ export function parseRequest(data: Buffer): CreateRequest | { error: string } {
   // Every field ends in NUL: the split leaves one empty string after the last.
   if (fields.pop() !== '') return { error: 'the request does not end with a complete field' };
   const [word, cwd, count, ...argv] = fields;
-  if (word !== constant('agent_create')) return { error: `unknown request "${word ?? ''}"; expected ${constant('agent_create')}` };
+  if (word !== constant('agent_create')) return { error: `unknown request ${quote(word ?? '')}; expected ${constant('agent_create')}` };
   if (!cwd?.startsWith('/')) return { error: 'the request names no absolute working directory' };
   if (!/^\d+$/.test(count ?? '') || Number(count) !== argv.length) {
-    return { error: `the request announces ${count ?? 'no'} arguments and carries ${argv.length}` };
+    return { error: `the request announces ${count === undefined ? 'no' : quoteName(count)} arguments and carries ${argv.length}` };
   }
   return { cwd, argv };
 }

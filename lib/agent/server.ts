@@ -43,12 +43,13 @@ function handle(socket: Socket, inventory: () => readonly HostGpu[]): void {
   socket.on('end', () => {
     const req = parseRequest(Buffer.concat(chunks));
     if ('error' in req) {
-      log().error({ reason: req.error }, 'bad request to the agent');
-      socket.end(`${constant('agent_refused')} gpumem: bad request to the gpumem agent: ${req.error}\n`);
+      const message = `gpumem: bad request to the gpumem agent: ${req.error}`;
+      log().error({ outcome: 'refused' }, message); // no container: the request did not name one
+      socket.end(`${constant('agent_refused')} ${message}\n`);
       return;
     }
-    const outcome = create(req.argv, req.cwd, inventory);
-    const answer = outcome.ok ? constant('agent_ready') : `${constant('agent_refused')} ${outcome.message.replace(/\n/g, ' ')}`;
+    const outcome = create(req.argv, req.cwd, inventory); // a refusal is logged there, as one line
+    const answer = outcome.ok ? constant('agent_ready') : `${constant('agent_refused')} ${outcome.message}`;
     socket.end(answer + '\n', () => {});
     socket.once('error', () => {
       // The shim is gone (killed): runc will not run for this container, so nothing may stay.

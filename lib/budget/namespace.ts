@@ -4,7 +4,7 @@
  * understand is refused, never ignored (a mistyped key must not leave a container unlimited);
  * a near miss outside it is worth a warning in the decision log.
  */
-import { maxGpus } from '../ffi/native.js';
+import { maxGpus, quote, quoteName } from '../ffi/native.js';
 import { ANNOTATION_PREFIX, acceptedKeys, isLimitAnnotation, LimitError } from './request.js';
 
 const LIMIT_VARIABLE = /^GPUMEM_LIMIT/; // the C grammar judges the rest of these (gpumem_limit_env)
@@ -19,9 +19,9 @@ export function checkNamespace(annotations: Record<string, string>, env: Record<
   const warnings: string[] = [];
   for (const key of Object.keys(annotations).sort()) {
     if (key.toLowerCase().startsWith(ANNOTATION_PREFIX)) {
-      if (!isLimitAnnotation(key)) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedAnnotations()}`);
+      if (!isLimitAnnotation(key)) throw new LimitError(`gpumem: unknown annotation ${quoteName(key)}; accepted: ${acceptedAnnotations()}`);
     } else if (/gpumem/i.test(key)) {
-      warnings.push(`annotation ${JSON.stringify(key)} looks like gpumem's but is not read (gpumem reads ${acceptedAnnotations()})`);
+      warnings.push(`annotation ${quote(key)} looks like gpumem's but is not read (gpumem reads ${acceptedAnnotations()})`);
     }
   }
   for (const key of Object.keys(env).sort()) {
@@ -29,9 +29,9 @@ export function checkNamespace(annotations: Record<string, string>, env: Record<
       if (HOST_ONLY.has(key)) {
         throw new LimitError(`gpumem: environment variable ${key} may only be set by the host, not in a container; remove it (limits: ${acceptedVariables()})`);
       }
-      if (!LIMIT_VARIABLE.test(key)) throw new LimitError(`gpumem: unknown environment variable ${key}; accepted: ${acceptedVariables()}`);
+      if (!LIMIT_VARIABLE.test(key)) throw new LimitError(`gpumem: unknown environment variable ${quoteName(key)}; accepted: ${acceptedVariables()}`);
     } else if (/^gpumem/i.test(key)) {
-      warnings.push(`environment variable ${key} looks like gpumem's but is not read (gpumem reads ${acceptedVariables()})`);
+      warnings.push(`environment variable ${quoteName(key)} looks like gpumem's but is not read (gpumem reads ${acceptedVariables()})`);
     }
   }
   return warnings;

@@ -1,6 +1,6 @@
 /** What a container asks for: its gpumem.io/ annotations, or GPUMEM_ variables where the engine has no annotations. */
 
-import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue } from '../ffi/native.js';
+import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue, quoteName } from '../ffi/native.js';
 import type { Limit } from './types.js';
 
 /** A limit as written: bytes, or a percent of the GPU's physical memory (parsed in C). */
@@ -63,13 +63,13 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
   const req: LimitRequest = { source: 'annotation', perGpu: new Map() };
   for (const key of keys) {
     const value = annotations[key] ?? '';
-    const what = `annotation ${key}`;
+    const what = `annotation ${quoteName(key)}`;
     if (key === ANNOTATION_LIMIT) {
       req.all = parseLimit(what, value);
       continue;
     }
     const i = perGpuIndex(key);
-    if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${key}; accepted: ${acceptedKeys()}`);
+    if (i === undefined) throw new LimitError(`gpumem: unknown annotation ${quoteName(key)}; accepted: ${acceptedKeys()}`);
     req.perGpu.set(i, parseLimit(what, value));
   }
   return req;

@@ -13,9 +13,9 @@ function percentText(num: bigint, den: bigint): string {
   return decimals === 0 ? digits : `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
 }
 
-function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: number | undefined): number {
+function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: number | undefined): bigint {
   if ('bytes' in limit) {
-    if (gpuBytes !== undefined && limit.bytes > gpuBytes) {
+    if (gpuBytes !== undefined && limit.bytes > BigInt(gpuBytes)) {
       throw new LimitError(`gpumem: ${what} asks for ${limit.bytes} bytes, more than the GPU's ${gpuBytes}`);
     }
     return limit.bytes;
@@ -42,8 +42,8 @@ export function resolveBudget(req: LimitRequest, gpus: GpuSizes, count?: number)
   // Named as request.ts and the interposer name them, so one input gets one message everywhere.
   const key = req.source === 'annotation' ? 'annotation gpumem.io/limit' : 'environment variable GPUMEM_LIMIT';
   const sep = req.source === 'annotation' ? '.' : '_';
-  const perGpu = new Map<number, number>();
-  let all: number | undefined;
+  const perGpu = new Map<number, bigint>();
+  let all: bigint | undefined;
   if (req.all) {
     if ('percent' in req.all) {
       // A percent for every GPU becomes one byte budget per GPU: each GPU's own share.
@@ -64,7 +64,7 @@ export function resolveBudget(req: LimitRequest, gpus: GpuSizes, count?: number)
   // The config has no way to say 0 bytes: a 0 would be written as "no limit" and the container
   // would run unlimited. The grammar and percentBytes never give one; this keeps it so.
   for (const [i, bytes] of [...perGpu, ...(all === undefined ? [] : [[-1, all] as const])]) {
-    if (!(bytes > 0)) throw new LimitError(`gpumem: ${i < 0 ? key : `${key}${sep}${i}`} resolves to 0 bytes; use a larger limit`);
+    if (!(bytes > 0n)) throw new LimitError(`gpumem: ${i < 0 ? key : `${key}${sep}${i}`} resolves to 0 bytes; use a larger limit`);
   }
   return all === undefined ? { perGpu } : { all, perGpu };
 }

@@ -2,12 +2,13 @@
 
 /**
  * A limit as the C grammar read it: a size in bytes, or a percent of the GPU's physical memory,
- * exactly num/den percent (`percent` is the same as a number, for logs and messages).
+ * exactly num/den percent (`percent` is the same as a number, for logs and messages). Bytes are
+ * bigints: the grammar reads up to 2^63, and a number is exact only to 2^53.
  */
-export type Limit = { bytes: number } | { percent: number; num: bigint; den: bigint };
+export type Limit = { bytes: bigint } | { percent: number; num: bigint; den: bigint };
 
-/** Budgets for the interposer: `all` for every GPU, `perGpu[i]` for the container's GPU i. */
+/** Budgets for the interposer in bytes: `all` for every GPU, `perGpu[i]` for the container's GPU i. */
 export interface InterposerConfig {
-  all?: number;
-  perGpu: Map<number, number>;
+  all?: bigint;
+  perGpu: Map<number, bigint>;
 }

@@ -1,44 +1,84 @@
-/** `gpumem update CONTAINER --limit 8g`: change a running container's GPU memory budget, like docker update. */
+/** `gpumem update CONTAINER... --limit 8g`: change running containers' GPU memory budgets, like docker update; all of them or none. */
 import type { Argv } from 'yargs';
-import { maxGpus, parseSize, readConfig, updateBudget } from '../ffi/native.js';
-import { ACCEPTED_VALUES } from '../budget/request.js';
-import { findContainer } from '../state-lookup.js';
+import { accountingGeneration, maxGpus, parseLimit, quote, readBudgets } from '../ffi/native.js';
+import { ACCEPTED_VALUES, limitError } from '../budget/request.js';
+import { resolveContainer } from '../state-lookup.js';
+import { applyAll, type Change } from './update-apply.js';
 import { log } from '../log.js';
 
-function bytes(what: string, value: string): number {
+/** What update takes: the annotations' sizes; a percent needs the GPUs' sizes, which a running container's state does not keep. */
+const SIZES = ACCEPTED_VALUES.replace(/ or a percent.*$/, '');
+
+/** A value read by the annotations' own grammar (the C one), so what one accepts the other does. */
+function bytes(what: string, value: string): bigint {
+  const percent = new Error(`gpumem: ${what}=${quote(value)} is a percent; gpumem update takes ${SIZES}`);
+  let limit;
   try {
-    return parseSize(value);
-  } catch {
-    throw new Error(`gpumem: ${what}="${value}" is not a valid size; use ${ACCEPTED_VALUES.replace(/ or a percent.*$/, '')}`);
+    limit = parseLimit(what, value);
+  } catch (e) {
+    if (value.endsWith('%')) throw percent;
+    throw new Error((limitError(e) as Error).message.replace(ACCEPTED_VALUES, SIZES));
   }
+  if ('bytes' in limit) return limit.bytes;
+  throw percent;
+}
+
+/** The change for one container, from its config and region as they are now; throws saying nothing was changed. */
+function planChange(id: string, dir: Change['dir'], all: bigint | undefined, perGpu: ReadonlyMap<number, bigint>): Change {
+  try {
+    const before = readBudgets(dir.configFile);
+    accountingGeneration(dir.accountingFile); // the region is checked as the bump will find it
+    const nextAll = all ?? before.all;
+    const after = { ...(nextAll === undefined ? {} : { all: nextAll }), perGpu: new Map([...before.perGpu, ...perGpu]) };
+    return { id, dir, before, after };
+  } catch (e) {
+    throw new Error(`gpumem: ${id.slice(0, 12)}: ${(e as Error).message.replace(/^gpumem: /, '')}; nothing was changed`);
+  }
+}
+
+/** One value of an option yargs may have collected several times. */
+function once(name: string, v: string | string[] | undefined): string | undefined {
+  if (!Array.isArray(v)) return v;
+  if (v.length === 1) return v[0];
+  throw new Error(`gpumem: --${name} is given ${v.length} times; give it once (per GPU: --gpu-limit INDEX=SIZE)`);
 }
 
 export function updateCommand(y: Argv): Argv {
   return y.command(
     'update <container..>',
-    "change running containers' GPU memory budgets (applies from their next allocation)",
+    "change running containers' GPU memory budgets (applies from their next allocation); all of them or none",
     (c) =>
       c
-        .positional('container', { type: 'string', array: true, demandOption: true, describe: 'container id or unique prefix' })
-        .option('limit', { type: 'string', describe: 'new budget for every GPU, e.g. 8g' })
-        .option('gpu-limit', { type: 'string', array: true, describe: 'new budget for one GPU, INDEX=SIZE, e.g. 1=4g (repeatable)' }),
-    (a) => {
-      if (a.limit === undefined && !a['gpu-limit']?.length) throw new Error('gpumem: update needs --limit SIZE or --gpu-limit INDEX=SIZE');
-      const all = a.limit === undefined ? undefined : bytes('--limit', a.limit);
-      const perGpu = new Map<number, number>();
-      for (const g of a['gpu-limit'] ?? []) {
-        const m = /^(\d{1,2})=(.+)$/.exec(g);
-        if (!m || Number(m[1]) >= maxGpus()) throw new Error(`gpumem: --gpu-limit "${g}" is not INDEX=SIZE with INDEX 0-${maxGpus() - 1}, e.g. 1=4g`);
-        perGpu.set(Number(m[1]), bytes(`--gpu-limit ${m[1]}`, m[2] as string));
-      }
-      // Resolve every name first: an ambiguous one must not leave the others half-updated.
-      const targets = (a.container as string[]).map(findContainer);
-      for (const { id, dir } of targets) {
-        const current = readConfig(dir.configFile);
-        const next = { all: all ?? current.all, perGpu: new Map([...current.perGpu, ...perGpu]) };
-        updateBudget(dir.configFile, dir.accountingFile, next);
-        log().info({ container: id, limit: next.all, perGpu: Object.fromEntries(next.perGpu) }, 'budget updated');
-        process.stdout.write(id + '\n');
+        .positional('container', { type: 'string', array: true, demandOption: true, describe: 'container name, id or unique id prefix' })
+        // nargs 1: the next word is the value even when it starts with a dash (--limit -64m), so
+        // that gpumem, not the option parser, says what is wrong with it.
+        .option('limit', { type: 'string', nargs: 1, describe: 'new budget for every GPU, e.g. 8g' })
+        .option('gpu-limit', { type: 'string', array: true, nargs: 1, describe: 'new budget for one GPU, INDEX=SIZE, e.g. 1=4g (repeatable)' }),
+    async (a) => {
+      try {
+        const limit = once('limit', a.limit as string | string[] | undefined);
+        if (limit === undefined && !a['gpu-limit']?.length) throw new Error('gpumem: update needs --limit SIZE or --gpu-limit INDEX=SIZE');
+        const all = limit === undefined ? undefined : bytes('--limit', limit);
+        const perGpu = new Map<number, bigint>();
+        for (const g of a['gpu-limit'] ?? []) {
+          const m = /^(\d{1,2})=(.*)$/s.exec(g);
+          if (!m || Number(m[1]) >= maxGpus()) throw new Error(`gpumem: --gpu-limit ${quote(g)} is not INDEX=SIZE with INDEX 0-${maxGpus() - 1}, e.g. 1=4g`);
+          perGpu.set(Number(m[1]), bytes(`--gpu-limit ${Number(m[1])}`, m[2] as string));
+        }
+        // Everything is found and read before anything is written.
+        const changes: Change[] = [];
+        for (const ref of a.container as string[]) {
+          const { id, dir } = await resolveContainer(ref);
+          if (!changes.some((c) => c.id === id)) changes.push(planChange(id, dir, all, perGpu));
+        }
+        applyAll(changes);
+        for (const c of changes) {
+          log().info({ container: c.id, outcome: 'updated', limit: c.after.all, perGpu: Object.fromEntries(c.after.perGpu) }, 'budget updated');
+          process.stdout.write(c.id + '\n');
+        }
+      } catch (e) {
+        log().error({ outcome: 'refused' }, (e as Error).message);
+        throw e;
       }
     },
   );

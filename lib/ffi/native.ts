@@ -11,7 +11,8 @@ import type { HostGpu } from '../gpu/host-gpu.js';
 
 export type { HostGpu, InterposerConfig, Limit };
 
-const ERR_LEN = 512;
+// Room for a message quoting a key and a value (GPUMEM_MESSAGE_MAX in native/src/format/quote.h).
+const ERR_LEN = 2048;
 
 type Host = {
   gpumem_parse_size: (text: string, out: Buffer, err: Buffer, errlen: number) => number;
@@ -29,6 +30,7 @@ type Host = {
   gpumem_accounting_bump: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
   gpumem_constant: (name: string) => string | null;
+  gpumem_quote_text: (text: Buffer, len: number, mode: number, out: Buffer, outlen: number) => number;
 };
 
 let host: Host | undefined;
@@ -54,6 +56,7 @@ function lib(): Host {
       gpumem_accounting_bump: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
       gpumem_constant: ['string', ['string']],
+      gpumem_quote_text: ['int', ['pointer', 'uint64', 'int', 'pointer', 'int']],
     }) as unknown as Host;
   } catch (e) {
     throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
@@ -84,12 +87,43 @@ function check(rc: number, err: Buffer): void {
   }
 }
 
-/** Bytes for a size in `docker run --memory` grammar ("8g", "512MiB"); throws NativeError. */
-export function parseSize(text: string): number {
+/** Room for any quoted value or key (GPUMEM_QUOTE_MAX in native/src/format/quote.h). */
+const QUOTE_MAX = 448;
+
+function quoteText(text: string, mode: 0 | 1 | 2): string {
+  const bytes = Buffer.from(text, 'utf8');
+  const cap = mode === 2 ? 6 * bytes.length + 1 : QUOTE_MAX;
+  const out = Buffer.alloc(cap);
+  const n = lib().gpumem_quote_text(bytes, bytes.length, mode, out, cap);
+  if (n < 0) throw new NativeError('gpumem: gpumem_quote_text refused its arguments');
+  return out.toString('utf8', 0, n);
+}
+
+/**
+ * A value as every message shows it, by the C grammar's own rule: quoted, on one line (a newline
+ * shows as \n), cut after 64 characters as "first 64…" (10000 characters).
+ */
+export const quote = (value: string): string => quoteText(value, 0);
+/** A key as messages show it: as it is when plain (GPUMEM_LIMIT_X), else quoted like a value. */
+export const quoteName = (key: string): string => quoteText(key, 1);
+/**
+ * A whole message on one line: control characters escaped, nothing else changed. Never throws:
+ * it guards refusals, which must be told even when this library is what failed to load.
+ */
+export function oneLine(message: string): string {
+  try {
+    return quoteText(message, 2);
+  } catch {
+    return JSON.stringify(message).slice(1, -1);
+  }
+}
+
+/** Bytes for a size in `docker run --memory` grammar ("8g", "512MiB"), exactly; throws NativeError. */
+export function parseSize(text: string): bigint {
   const out = Buffer.alloc(8);
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_parse_size(text, out, err, ERR_LEN), err);
-  return Number(out.readBigUInt64LE());
+  return out.readBigUInt64LE();
 }
 
 
@@ -101,7 +135,7 @@ function limitAt(buf: Buffer, entry: number): Limit | undefined {
   const bytes = buf.readBigUInt64LE(at);
   const num = buf.readBigUInt64LE(at + 8);
   const den = buf.readBigUInt64LE(at + 16);
-  if (bytes > 0n) return { bytes: Number(bytes) };
+  if (bytes > 0n) return { bytes };
   if (num > 0n && den > 0n) return { percent: Number(num) / Number(den), num, den };
   return undefined;
 }
@@ -135,7 +169,7 @@ export function envLimits(env: readonly string[]): { found: boolean; all?: Limit
 }
 
 /** floor(gpuBytes * percent / 100), exact, computed in C; throws NativeError when it is 0 bytes. */
-export function percentBytes(what: string, limit: { num: bigint; den: bigint }, gpu: number, gpuBytes: number): number {
+export function percentBytes(what: string, limit: { num: bigint; den: bigint }, gpu: number, gpuBytes: number | bigint): bigint {
   const words = Buffer.alloc(8 * LIMIT_WORDS);
   words.writeBigUInt64LE(limit.num, 8);
   words.writeBigUInt64LE(limit.den, 16);
@@ -143,7 +177,7 @@ export function percentBytes(what: string, limit: { num: bigint; den: bigint }, 
   const err = Buffer.alloc(ERR_LEN);
   // The size as a decimal string: ffi passes it to C's uint64_t exactly.
   check(lib().gpumem_percent_bytes(what, words, gpu, BigInt(gpuBytes).toString(), out, err, ERR_LEN), err);
-  return Number(out.readBigUInt64LE());
+  return out.readBigUInt64LE();
 }
 
 
@@ -165,30 +199,49 @@ export function hostGpus(): HostGpu[] {
 }
 
 
-function perGpuBuffer(perGpu: Map<number, number>): Buffer {
+/** Budgets as a config takes them: bigints, or numbers where they are exact (whole, at most 2^53). */
+export interface ConfigBytes {
+  all?: bigint | number;
+  perGpu: ReadonlyMap<number, bigint | number>;
+}
+
+/** Bytes for C's uint64_t; a number that is not a whole number of bytes, exactly, is refused, not rounded. */
+function word(bytes: bigint | number): bigint {
+  if (typeof bytes === 'number' && !Number.isSafeInteger(bytes)) throw new NativeError(`gpumem: ${bytes} is not an exact number of bytes`);
+  const b = BigInt(bytes);
+  if (b < 0n || b >= 2n ** 64n) throw new NativeError(`gpumem: ${b} bytes do not fit the config`);
+  return b;
+}
+
+function perGpuBuffer(perGpu: ConfigBytes['perGpu']): Buffer {
   const buf = Buffer.alloc(8 * maxGpus());
   for (const [i, bytes] of perGpu) {
     if (i < 0 || i >= maxGpus()) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${maxGpus() - 1}`);
-    buf.writeBigUInt64LE(BigInt(bytes), 8 * i);
+    buf.writeBigUInt64LE(word(bytes), 8 * i);
   }
   return buf;
 }
 
-/** The non-zero entries of a uint64_t[GPUMEM_MAX_GPUS] the C side filled, by GPU index. */
-function perGpuMap(buf: Buffer): Map<number, number> {
-  const out = new Map<number, number>();
+/** The non-zero entries of a uint64_t[GPUMEM_MAX_GPUS] the C side filled, by GPU index, exactly. */
+function perGpuWords(buf: Buffer): Map<number, bigint> {
+  const out = new Map<number, bigint>();
   for (let i = 0; i < maxGpus(); i++) {
-    const v = Number(buf.readBigUInt64LE(8 * i));
-    if (v > 0) out.set(i, v);
+    const v = buf.readBigUInt64LE(8 * i);
+    if (v > 0n) out.set(i, v);
   }
   return out;
 }
 
+/** The same as numbers, for figures bounded by a GPU's memory (use, driver-taken memory). */
+function perGpuMap(buf: Buffer): Map<number, number> {
+  return new Map([...perGpuWords(buf)].map(([i, v]) => [i, Number(v)]));
+}
+
 /** Writes the interposer's config atomically (temp file + rename). */
-export function writeConfig(path: string, config: InterposerConfig): void {
+export function writeConfig(path: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
   // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
-  const all = BigInt(config.all ?? 0).toString();
+  const all = word(config.all ?? 0n).toString();
   check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 
@@ -196,21 +249,31 @@ export function writeConfig(path: string, config: InterposerConfig): void {
  * Changes a running container's budget: the config is rewritten, then the region's generation is
  * bumped, and its processes apply the new budget from their next allocation.
  */
-export function updateBudget(configPath: string, accountingPath: string, config: InterposerConfig): void {
+export function updateBudget(configPath: string, accountingPath: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
-  const all = BigInt(config.all ?? 0).toString();
+  const all = word(config.all ?? 0n).toString();
   check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
 }
 
-/** Reads and validates an interposer config. */
-export function readConfig(path: string): InterposerConfig {
+/** Reads and validates an interposer config, exactly (bytes as bigint). */
+export function readBudgets(path: string): InterposerConfig {
   const all = Buffer.alloc(8);
   const per = Buffer.alloc(8 * maxGpus());
   const err = Buffer.alloc(ERR_LEN);
   check(lib().gpumem_config_read(path, all, per, maxGpus(), err, ERR_LEN), err);
-  const perGpu = perGpuMap(per);
-  const a = Number(all.readBigUInt64LE());
-  return a > 0 ? { all: a, perGpu } : { perGpu };
+  const perGpu = perGpuWords(per);
+  const a = all.readBigUInt64LE();
+  return a > 0n ? { all: a, perGpu } : { perGpu };
+}
+
+/**
+ * The same as numbers, for showing (gpumem ps): exact up to 2^53 bytes (8 PiB, past any GPU).
+ * Whatever writes a config back reads it with readBudgets.
+ */
+export function readConfig(path: string): { all?: number; perGpu: Map<number, number> } {
+  const c = readBudgets(path);
+  const perGpu = new Map([...c.perGpu].map(([i, v]) => [i, Number(v)]));
+  return c.all === undefined ? { perGpu } : { all: Number(c.all), perGpu };
 }
 
 /** Creates a container's accounting region (shared by its processes). */

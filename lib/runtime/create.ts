@@ -118,9 +118,7 @@ export function create(argv: readonly string[], cwd: string, gpus: GpuInventory)
     }
     return { ok: true, containerId: args.containerId, decision: prepareBundle(args.bundle, args.containerId, gpus) };
   } catch (e) {
-    const message = (e as Error).message;
-    log().error({ container: args.containerId }, message);
-    reportToEngine(args.log, message);
-    return { ok: false, message };
+    // Logged, told to the engine and answered as one and the same line.
+    return { ok: false, message: reportToEngine(args.log, (e as Error).message, args.containerId) };
   }
 }

@@ -116,6 +116,14 @@ int gpumem_env_limits(const char *const *env, int n, uint64_t *limits, int *foun
 int gpumem_percent_bytes(const char *what, const uint64_t *limit, int gpu, uint64_t gpu_total,
                          uint64_t *bytes, char *err, int errlen);
 
+/* How messages show what they were given (native/src/format/quote.h), for host code to show keys
+ * and values exactly as the C grammar does: text[0..len) (NUL bytes allowed) into out, always
+ * NUL-terminated; mode 0: a value, quoted, cut after 64 characters ("first 64…" (N characters));
+ * 1: a key, bare when plain; 2: a whole message line, control characters escaped, nothing cut.
+ * Returns the length written, or -1 for bad arguments (out too small is cut short, not an error;
+ * 448 bytes hold any value or key, 6 * len + 1 any line). */
+int gpumem_quote_text(const char *text, uint64_t len, int mode, char *out, int outlen);
+
 /* A constant host code shares with the C side, by name: the state layout ("state_root",
  * "config_file", "accounting_file", "agent_socket_name", ...), the agent protocol's words
  * ("agent_create", "agent_ready", "agent_refused") and "max_gpus". NULL for an unknown name.

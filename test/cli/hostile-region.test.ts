@@ -3,14 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAccounting, writeConfig } from '../../lib/ffi/native.js';
+import { createAccounting, readConfig, writeConfig } from '../../lib/ffi/native.js';
 
 // A container owns its shared/ directory: whatever it puts at the region's name, host tools must
 // neither hang, nor read, nor write through it.
 
 function gpumem(root: string, ...args: string[]) {
   return spawnSync(process.execPath, ['dist/hook/gpumem.js', ...args], {
-    env: { ...process.env, GPUMEM_STATE_ROOT: root },
+    env: { ...process.env, GPUMEM_STATE_ROOT: root, GPUMEM_LOG_FILE: join(root, 'gpumem.log') },
     encoding: 'utf8',
     timeout: 10_000,
   });
@@ -21,7 +21,7 @@ function containerWith(replace: (accounting: string) => void): { root: string; i
   const id = 'e'.repeat(64);
   mkdirSync(join(root, id, 'config'), { recursive: true });
   mkdirSync(join(root, id, 'shared'));
-  writeConfig(join(root, id, 'config', 'gpumem.conf'), { all: 2 ** 30, perGpu: new Map() });
+  writeConfig(join(root, id, 'config', 'gpumem.conf'), { all: 2n ** 30n, perGpu: new Map() });
   const accounting = join(root, id, 'shared', 'accounting');
   createAccounting(accounting);
   rmSync(accounting);
@@ -41,6 +41,7 @@ t.test('a region replaced by a symlink to a host file is neither read nor writte
   t.equal(up.status, 1, 'gpumem update refuses');
   t.match(up.stderr, /cannot open .*accounting/);
   t.equal(readFileSync(victim, 'utf8'), content, 'the host file is untouched');
+  t.equal(readConfig(join(root, id, 'config', 'gpumem.conf')).all, 2 ** 30, 'and, refused, the config is not rewritten: all or nothing');
 });
 
 t.test('a region replaced by a FIFO does not hang gpumem ps or gpumem update', async (t) => {

@@ -48,10 +48,22 @@ if (await engineReady(t)) {
   t.test('gpumem update refuses a bad size or an unknown container with one line, changing nothing', async t => {
     const bad = await cli('update', id, '--limit', '12parsecs')
     t.equal(bad.code, 1)
-    t.match(bad.stderr, /^gpumem: --limit="12parsecs" is not a valid size; use a size like 512m, 8g or 8GiB/)
+    t.match(bad.stderr, /^gpumem: --limit="12parsecs" is not a valid limit; use a size like 512m, 8g or 8GiB/)
     const unknown = await cli('update', 'nosuchcontainer', '--limit', '1g')
     t.equal(unknown.code, 1)
     t.match(unknown.stderr, /no container limited by gpumem matches "nosuchcontainer"/)
     t.equal((await fill()).total, 32 * MiB, 'the budget is still 32 MiB')
+  })
+
+  t.test('gpumem update takes the container\'s name, as docker update does (asked of the engine\'s API socket)', async t => {
+    const name = (await docker('inspect', '--format', '{{.Name}}', id)).stdout.trim().replace(/^\//, '')
+    t.ok(name, 'docker gave the container a name')
+    const up = await cli('update', name, '--limit', '48m')
+    t.equal(up.code, 0, 'gpumem update by name succeeds', { output: show(up) })
+    t.equal(up.stdout.trim(), id, 'it prints the container id')
+    t.equal((await fill()).total, 48 * MiB, 'the next program sees a 48 MiB GPU')
+    const none = await cli('update', `${name}-nosuch`, '--limit', '1g')
+    t.equal(none.code, 1)
+    t.match(none.stderr, /^gpumem: no container limited by gpumem matches ".*-nosuch" \(Docker: "No such container: .*-nosuch"\); see gpumem ps\n$/)
   })
 }

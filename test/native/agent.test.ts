@@ -9,6 +9,7 @@ import { removeTree } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 import { readConfig } from '../../lib/ffi/native.js';
 import { containerPaths } from '../../lib/layout.js';
+import { ACCEPTED_VALUES } from '../../lib/budget/request.js';
 
 const CLIENT = join(process.cwd(), 'native/build/gpumem-create');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,4 +137,22 @@ t.test('a second agent on the same socket refuses to start; SIGTERM removes the 
   await new Promise((r) => a.child.once('exit', r));
   t.notOk(existsSync(a.socket), 'socket removed');
   t.notOk(existsSync(a.pidfile), 'pid file removed');
+});
+
+t.test("the agent's refusals are lines of the decision log, a malformed request's too", async (t) => {
+  const a = await startAgent(t);
+  const b = bundle(a.dir, 'b7', { 'gpumem.io/limit': '8g\n9g' });
+  const r = ask(a.socket, ['create', '--bundle', b, 'c7']);
+  t.equal(r.status, 1);
+  t.equal(r.stderr, `gpumem: annotation gpumem.io/limit="8g\\n9g" is not a valid limit; use ${ACCEPTED_VALUES}\n`, 'one line');
+  await new Promise<string>((resolve) => {
+    const s = connect(a.socket, () => s.end('create\nme\0'));
+    s.on('data', () => {});
+    s.on('close', () => resolve(''));
+  });
+  const refused = readFileSync(join(a.dir, 'gpumem.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.outcome === 'refused');
+  t.same(refused.map((l) => [l.container, l.msg]), [
+    ['c7', r.stderr.trim()],
+    [undefined, 'gpumem: bad request to the gpumem agent: unknown request "create\\nme"; expected gpumem-create/1'],
+  ]);
 });

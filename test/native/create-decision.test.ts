@@ -2,61 +2,16 @@
 // agent and the in-process fallback run it, a fake NVML with GPUs of different sizes.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { mountsUnder, removeTree } from './fixtures/remove-tree.js';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mountsUnder } from './fixtures/remove-tree.js';
 import { join } from 'node:path';
 import { accountingUsage, readConfig } from '../../lib/ffi/native.js';
 import { containerPaths } from '../../lib/layout.js';
+import { create, setup, type Case } from './fixtures/create.js';
 
 const INSIDE = containerPaths();
 
 const GiB = 2 ** 30;
-const HOST = { FAKE_NVML_DEVICE_MEMS: '24g,40g,80g' };
-
-interface Case {
-  state: string;
-  bundle: string;
-  runcLog: string;
-  spec: () => Record<string, unknown> & { mounts?: { destination: string; source?: string; options?: string[] }[]; hooks?: unknown };
-}
-
-function setup(t: { teardown: (f: () => void) => void }, annotations: Record<string, string>, env: string[]): Case {
-  const dir = mkdtempSync(join(tmpdir(), 'gpumem-create-'));
-  t.teardown(() => removeTree(dir));
-  const bundle = join(dir, 'bundle');
-  mkdirSync(join(bundle, 'rootfs'), { recursive: true });
-  const spec = {
-    ociVersion: '1.2.0',
-    process: { args: ['true'], env: ['PATH=/bin', ...env], futureField: 1 },
-    root: { path: 'rootfs' },
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
-    hooks: { createRuntime: [{ path: '/usr/bin/nvidia-cdi-hook', args: ['nvidia-cdi-hook'] }] },
-    annotations,
-    linux: { namespaces: [{ type: 'pid' }] },
-  };
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-  return {
-    state: join(dir, 'state'),
-    bundle,
-    runcLog: join(dir, 'runc-log.json'),
-    spec: () => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')),
-  };
-}
-
-// The create step in a fresh Node (the fake NVML must be on its library path from the start).
-function create(c: Case, id: string, extra: Record<string, string> = HOST) {
-  const code = `import { hostGpus } from './dist/lib/ffi/native.js';
-    import { create } from './dist/lib/runtime/create.js';
-    const o = create(process.argv.slice(1), process.cwd(), hostGpus);
-    console.log(JSON.stringify(o.ok ? { ok: true } : o));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, '--', '--root', '/nonexistent', '--log', c.runcLog, 'create', '--bundle', c.bundle, id], {
-    env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', GPUMEM_STATE_ROOT: c.state, GPUMEM_LOG_FILE: join(c.state, '..', 'gpumem.log'), ...extra },
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`the create step crashed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { ok: boolean; message?: string };
-}
 
 t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half of each, config, region and mounts written', async (t) => {
   const c = setup(t, { 'gpumem.io/limit': '50%' }, ['NVIDIA_VISIBLE_DEVICES=2,0']);

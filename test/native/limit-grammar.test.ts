@@ -152,3 +152,14 @@ t.test('gpumem_percent_bytes refuses what is not a percent the grammar could giv
     t.throws(() => percentBytes('v', { num, den }, 0, 1000), { message: /is not a percent/ }, `${num}/${den}`);
   }
 });
+
+t.test('a value with a newline, or 10,000 characters long, gets the same one short line from the host and the interposer', async (t) => {
+  for (const [env, refused] of [
+    [{ GPUMEM_LIMIT: '8g\nlimit 1' }, `gpumem: environment variable GPUMEM_LIMIT="8g\\nlimit 1" is not a valid limit; ${HELP}`],
+    [{ GPUMEM_LIMIT: '7'.repeat(10_000) + 'x' }, `gpumem: environment variable GPUMEM_LIMIT="${'7'.repeat(64)}…" (10001 characters) is not a valid limit; ${HELP}`],
+    [{ [`GPUMEM_LIMIT_${'X'.repeat(10_000)}`]: '1g' }, `gpumem: unknown environment variable "GPUMEM_LIMIT_${'X'.repeat(51)}…" (10013 characters); ${KEYS}`],
+  ] as const) {
+    t.same(hostVerdict(env), { refused }, 'host');
+    t.same(interposerVerdict(env).verdict, { refused }, 'interposer');
+  }
+});

@@ -7,14 +7,22 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 t.test('sizes read like docker run --memory: binary units, optional i and b, any case', async (t) => {
-  for (const s of ['8g', '8G', '8GiB', '8gb', '8GB', '8gib', '8 GiB']) t.equal(parseSize(s), 8 * GiB, s);
-  t.equal(parseSize('512m'), 512 * MiB);
-  t.equal(parseSize('1.5g'), 1.5 * GiB);
-  t.equal(parseSize('100'), 100);
-  t.equal(parseSize('100b'), 100);
-  t.equal(parseSize('4k'), 4096);
-  t.equal(parseSize('2t'), 2 * 2 ** 40);
-  t.equal(parseSize('1p'), 2 ** 50);
+  const size = (s: string) => Number(parseSize(s));
+  for (const s of ['8g', '8G', '8GiB', '8gb', '8GB', '8gib', '8 GiB']) t.equal(size(s), 8 * GiB, s);
+  t.equal(size('512m'), 512 * MiB);
+  t.equal(size('1.5g'), 1.5 * GiB);
+  t.equal(size('100'), 100);
+  t.equal(size('100b'), 100);
+  t.equal(size('4k'), 4096);
+  t.equal(size('2t'), 2 * 2 ** 40);
+  t.equal(size('1p'), 2 ** 50);
+});
+
+t.test('sizes above 2^53 bytes are read exactly, where a number would round', async (t) => {
+  t.equal(parseSize('9007199254740993'), 9007199254740993n);
+  t.equal(parseSize('8191.999999999p'), 8191n * 2n ** 50n + (2n ** 50n * 999999999n) / 10n ** 9n, 'a fraction of a large unit too, floored exactly');
+  t.same(limitRequest({ 'gpumem.io/limit': '9007199254740993' }, {})?.all, { bytes: 9007199254740993n });
+  t.same(resolveBudget(limitRequest({ 'gpumem.io/limit.0': '9007199254740993b' }, {})!, undefined).perGpu.get(0), 9007199254740993n);
 });
 
 t.test('garbage, zero, negative and empty sizes are refused', async (t) => {
@@ -99,7 +107,7 @@ t.test('no whitespace around a value, in an annotation or a variable (docker run
     t.throws(() => limitRequest({ 'gpumem.io/limit': v }, {}), { message: /has spaces around the value/ }, JSON.stringify(v));
   }
   t.same(limitRequest({}, { GPUMEM_LIMIT: '8 g' })?.all, { bytes: 8 * GiB }, 'one space between number and unit, as docker allows');
-  t.throws(env({ GPUMEM_LIMIT: '8g\nlimit 1' }), { message: 'gpumem: environment variable GPUMEM_LIMIT="8g\\x0alimit 1" is not a valid limit; use ' + HELP },
+  t.throws(env({ GPUMEM_LIMIT: '8g\nlimit 1' }), { message: 'gpumem: environment variable GPUMEM_LIMIT="8g\\nlimit 1" is not a valid limit; use ' + HELP },
     'a newline in a value is shown escaped: the message stays one line');
 });
 

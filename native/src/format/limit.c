@@ -5,41 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "quote.h"
 #include "size.h"
 
 #define ENV_KEY "GPUMEM_LIMIT"
 #define ENV_KEY_LEN 12
 #define ENV_KEYS_HELP ENV_KEY " or " ENV_KEY "_<GPU index 0-63>"
 
-/* The text as a one-line, quoted-safe excerpt: a value may hold newlines or quotes, and a message
- * must stay one line that names what was given. */
-static void excerpt(char *out, size_t outlen, const char *text, size_t len)
-{
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0, max = 64; /* keeps the whole message within a 512-byte buffer */
-  for (size_t i = 0; i < len && o + 5 < outlen; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (i == max) {
-      out[o++] = '.', out[o++] = '.', out[o++] = '.';
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out[o++] = '\\', out[o++] = (char)c;
-    } else if (c < 0x20 || c == 0x7f) {
-      out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
-    } else {
-      out[o++] = (char)c;
-    }
-  }
-  out[o] = '\0';
-}
-
 static int fail(char *err, int errlen, const char *what, const char *text, const char *rest)
 {
   if (err && errlen > 0) {
-    char q[512];
-    excerpt(q, sizeof q, text, strlen(text));
-    snprintf(err, (size_t)errlen, "%s=\"%s\" %s", what, q, rest);
+    char q[GPUMEM_QUOTE_MAX];
+    gpumem_quote(q, sizeof q, text, strlen(text), GPUMEM_QUOTE_VALUE);
+    snprintf(err, (size_t)errlen, "%s=%s %s", what, q, rest);
   }
   return -1;
 }
@@ -131,8 +109,8 @@ int gpumem_limit_env(const char *const *env, int n, struct gpumem_env_limits *ou
     const char *eq = strchr(s, '=');
     if (!eq) continue; /* not a variable: getenv() never sees it either */
     size_t klen = (size_t)(eq - s);
-    char key[160];
-    excerpt(key, sizeof key, s, klen);
+    char key[GPUMEM_QUOTE_MAX];
+    gpumem_quote(key, sizeof key, s, klen, GPUMEM_QUOTE_NAME);
     struct gpumem_limit *slot = NULL;
     if (klen == ENV_KEY_LEN) {
       slot = &out->all;
@@ -147,7 +125,7 @@ int gpumem_limit_env(const char *const *env, int n, struct gpumem_env_limits *ou
                  key);
       return -1;
     }
-    char what[200];
+    char what[GPUMEM_QUOTE_MAX + 32];
     snprintf(what, sizeof what, "environment variable %s", key);
     if (gpumem_limit_parse(what, eq + 1, slot, err, errlen)) return -1;
     found = 1;

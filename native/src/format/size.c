@@ -2,11 +2,17 @@
 #include "size.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "quote.h"
 
 static int fail(char *err, int errlen, const char *text, const char *why)
 {
-  if (err && errlen > 0)
-    snprintf(err, (size_t)errlen, "\"%s\" is not a size (%s); " GPUMEM_SIZE_HELP, text, why);
+  if (err && errlen > 0) {
+    char q[GPUMEM_QUOTE_MAX];
+    gpumem_quote(q, sizeof q, text, strlen(text), GPUMEM_QUOTE_VALUE);
+    snprintf(err, (size_t)errlen, "%s is not a size (%s); " GPUMEM_SIZE_HELP, q, why);
+  }
   return -1;
 }
 

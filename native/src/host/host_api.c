@@ -10,6 +10,7 @@
 #include "../format/region_fs.h"
 #include "../format/config.h"
 #include "../format/limit.h"
+#include "../format/quote.h"
 #include "../format/size.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -171,4 +172,11 @@ EXPORT int gpumem_percent_bytes(const char *what, const uint64_t *limit, int gpu
   if (!limit || !bytes) return bad_args(err, errlen, "NULL pointer");
   struct gpumem_limit l = {limit[0], limit[1], limit[2]};
   return gpumem_limit_percent_bytes(what, &l, gpu, gpu_total, bytes, err, errlen);
+}
+
+EXPORT int gpumem_quote_text(const char *text, uint64_t len, int mode, char *out, int outlen)
+{
+  if (!out || outlen <= 0 || (!text && len > 0) || mode < GPUMEM_QUOTE_VALUE || mode > GPUMEM_QUOTE_LINE)
+    return -1;
+  return (int)gpumem_quote(out, (size_t)outlen, text, (size_t)len, (enum gpumem_quote_mode)mode);
 }

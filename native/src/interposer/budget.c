@@ -48,6 +48,7 @@ static void init(void)
     return;
   }
   int rc = region_open(src.state, &generation, err, sizeof err);
+  apply_limits(&src.cfg); /* even if closed below: then what it shows as the total */
   if (rc) {
     gpumem_say(rc == -2 ? "accounting region has no free process slot (1024 processes); refusing "
                           "allocations"
@@ -55,7 +56,6 @@ static void init(void)
     mode = BUDGET_CLOSED;
     return;
   }
-  apply_limits(&src.cfg);
   /* Different from any value the region holds: the first check re-reads the config, which
    * closes the window between reading the config above and attaching the region. */
   seen_gen = ~__atomic_load_n(generation, __ATOMIC_ACQUIRE);
@@ -139,6 +139,12 @@ uint64_t budget_limit(int dev, uint64_t *used)
   check_generation();
   if (__builtin_expect(env_mode, 0) && env_percent(dev) < 0) return 0;
   *used = region_used(dev);
+  return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
+}
+
+uint64_t budget_closed_total(int dev)
+{
+  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return 0;
   return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
 }
 

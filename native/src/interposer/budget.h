@@ -28,6 +28,11 @@ void budget_note_context(int dev, uint64_t bytes);
 /* Budget of dev in bytes (0 = none), and in *used what the whole container has charged on it. */
 uint64_t budget_limit(int dev, uint64_t *used);
 
+/* What a closed budget shows as dev's total: the budget last loaded for it (the config before it
+ * broke, or one whose region failed), 0 when none was. Never the device's own size: a process
+ * that may allocate nothing is not told of memory it cannot have. */
+uint64_t budget_closed_total(int dev);
+
 /* Changes a charge on dev from `from` to `to` bytes; 0, or -1 (charge left at `from`) when growing
  * would pass the budget. */
 int budget_adjust(int dev, uint64_t from, uint64_t to);

@@ -7,6 +7,7 @@
 
 #include "../common/cuda_api.h"
 #include "../format/limit.h"
+#include "../format/quote.h"
 #include "say.h"
 #include "driver_fns.h"
 #include "symbols.h"
@@ -36,7 +37,7 @@ int env_limits_percent_bytes(int dev, uint64_t device_total, uint64_t *bytes)
     l = &env.all;
     snprintf(what, sizeof what, "environment variable GPUMEM_LIMIT");
   }
-  char err[600];
+  char err[GPUMEM_MESSAGE_MAX];
   if (gpumem_limit_percent_bytes(what, l, dev, device_total, bytes, err, sizeof err) == 0) return 1;
   if (!__atomic_exchange_n(&reported[dev], 1, __ATOMIC_RELAXED)) gpumem_say(err);
   return -1;
@@ -67,7 +68,7 @@ static int resolve_now(struct gpumem_config *c)
 
 int env_limits_load(struct gpumem_config *c)
 {
-  char err[600];
+  char err[GPUMEM_MESSAGE_MAX];
   int found = gpumem_limit_env((const char *const *)environ, -1, &env, err, sizeof err);
   if (found < 0) {
     gpumem_say(err);

@@ -25,15 +25,18 @@ static int virtualize(nvmlDevice_t device, unsigned long long *total, unsigned l
 {
   enum budget_mode m = budget_mode();
   if (m == BUDGET_OFF) return 0;
-  if (m == BUDGET_CLOSED) { /* as cuMemGetInfo: nothing is available */
+  static nvmlDeviceGetIndex_fn get_index;
+  if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_library_sym("nvmlDeviceGetIndex");
+  unsigned int index;
+  int have_index = get_index && get_index(device, &index) == NVML_SUCCESS;
+  if (m == BUDGET_CLOSED) { /* as cuMemGetInfo: nothing free of the budget last known */
+    uint64_t shown = have_index ? budget_closed_total((int)index) : 0;
+    if (shown < *total) *total = shown;
     *used = *total;
     *free = 0;
     return 1;
   }
-  static nvmlDeviceGetIndex_fn get_index;
-  if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_library_sym("nvmlDeviceGetIndex");
-  unsigned int index;
-  if (!get_index || get_index(device, &index) != NVML_SUCCESS) return 0;
+  if (!have_index) return 0;
   uint64_t charged, limit = budget_limit((int)index, &charged);
   if (!limit) return 0;
   unsigned long long real_free = *free;

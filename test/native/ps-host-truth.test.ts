@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MiB, accountingUsage, envFor, program, scribbleRegion } from './fixtures/native.js';
+import { removeTree } from './fixtures/remove-tree.js';
 
 const CG = '/sys/fs/cgroup';
 // A v1 hierarchy and the unified (v2) one, where this host has them: hybrid (v1 + unified/) or pure v2.
@@ -74,7 +75,7 @@ function ps(root: string, shared: string, log: string, ...args: string[]) {
 
 t.test('a container that zeroes its region is shown with what NVML sees it hold and flagged as tampering; an honest one is not', { skip }, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'gpumem-truth-'));
-  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  t.teardown(() => removeTree(tmp)); // each region is on its own tmpfs
   const root = join(tmp, 'state');
   const shared = join(tmp, 'fake-driver-shared');
   const log = join(tmp, 'gpumem.log');
@@ -118,7 +119,7 @@ t.test('a container that zeroes its region is shown with what NVML sees it hold 
 
 t.test('without NVML on the host, gpumem ps shows the region as before and flags nothing', { skip }, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'gpumem-truth-'));
-  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  t.teardown(() => removeTree(tmp)); // each region is on its own tmpfs
   const root = join(tmp, 'state');
   const c = create(t, root, 'c'.repeat(64), `/${tag}/${'c'.repeat(64)}`, `/${tag}/${'c'.repeat(64)}`, (v1 ?? v2) as string);
   run(c, null, ['alloc', '8m']);

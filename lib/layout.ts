@@ -18,6 +18,8 @@ export const relative = {
   configFile: (): string => constant('config_file'),
   sharedDir: (): string => constant('shared_dir'),
   accountingFile: (): string => constant('accounting_file'),
+  /** Host only: how to find the container's processes and GPUs later (lib/truth/host-record.ts). */
+  hostRecordFile: (): string => constant('host_record_file'),
 };
 
 /** Where the interposer looks inside a container. */

@@ -15,6 +15,8 @@ export interface StateDir {
   /** The region's own tmpfs: mounted read-only at /run/gpumem/shared, the region alone read-write on top. */
   sharedDir: string;
   accountingFile: string;
+  /** Never mounted: the container's cgroup and GPUs, for the host's check against NVML. */
+  hostRecordFile: string;
 }
 
 export function stateDir(containerId: string): StateDir {
@@ -31,6 +33,7 @@ export function stateDir(containerId: string): StateDir {
     configFile: join(root, relative.configFile()),
     sharedDir: join(root, relative.sharedDir()),
     accountingFile: join(root, relative.accountingFile()),
+    hostRecordFile: join(root, relative.hostRecordFile()),
   };
 }
 

@@ -20,6 +20,7 @@ type Host = {
   gpumem_env_limits: (env: Buffer, n: number, limits: Buffer, found: Buffer, err: Buffer, errlen: number) => number;
   gpumem_percent_bytes: (what: string, limit: Buffer, gpu: number, total: string, bytes: Buffer, err: Buffer, errlen: number) => number;
   gpumem_gpu_list: (totals: Buffer, uuids: Buffer, n: number, count: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_gpu_processes: (gpu: Buffer, pid: Buffer, used: Buffer, n: number, count: Buffer, unlisted: Buffer, err: Buffer, errlen: number) => number;
   gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
   gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
@@ -46,6 +47,7 @@ function lib(): Host {
       gpumem_env_limits: ['int', ['pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
       gpumem_percent_bytes: ['int', ['string', 'pointer', 'int', 'uint64', 'pointer', 'pointer', 'int']],
       gpumem_gpu_list: ['int', ['pointer', 'pointer', 'int', 'pointer', 'pointer', 'int']],
+      gpumem_gpu_processes: ['int', ['pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
       gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
       gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
@@ -198,6 +200,41 @@ export function hostGpus(): HostGpu[] {
   return out;
 }
 
+/** A process NVML lists on one of the host's GPUs, under the host's pid. */
+export interface GpuProcess {
+  /** NVML's index of the GPU (HostGpu.index). */
+  gpu: number;
+  pid: number;
+  /** Bytes it holds there; null where NVML cannot tell. */
+  used: number | null;
+}
+
+/**
+ * NVML's compute processes on every host GPU, with what each holds: the host's own view, never
+ * the container's. `unlisted`: GPUs whose processes NVML could not list. Throws NativeError when
+ * the host has no NVML (or one without per-process figures).
+ */
+export function gpuProcesses(): { processes: GpuProcess[]; unlisted: Set<number> } {
+  const err = Buffer.alloc(ERR_LEN);
+  const count = Buffer.alloc(4);
+  const unlisted = Buffer.alloc(8);
+  // Room for a busy host first; asked again with more if processes outnumber it.
+  for (let room = 1024; ; room = count.readInt32LE() + 64) {
+    const gpu = Buffer.alloc(4 * room);
+    const pid = Buffer.alloc(4 * room);
+    const used = Buffer.alloc(8 * room);
+    check(lib().gpumem_gpu_processes(gpu, pid, used, room, count, unlisted, err, ERR_LEN), err);
+    const n = count.readInt32LE();
+    if (n > room) continue;
+    const processes: GpuProcess[] = [];
+    for (let i = 0; i < n; i++) {
+      const bytes = used.readBigUInt64LE(8 * i);
+      processes.push({ gpu: gpu.readInt32LE(4 * i), pid: pid.readUInt32LE(4 * i), used: bytes === 0xffffffffffffffffn ? null : Number(bytes) });
+    }
+    const bits = unlisted.readBigUInt64LE();
+    return { processes, unlisted: new Set([...Array(64).keys()].filter((i) => (bits >> BigInt(i)) & 1n)) };
+  }
+}
 
 /** Budgets as a config takes them: bigints, or numbers where they are exact (whole, at most 2^53). */
 export interface ConfigBytes {

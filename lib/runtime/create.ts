@@ -20,6 +20,7 @@ import { unsafeTarget, type Target } from '../oci/mount-targets.js';
 import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
 import { interposerDir, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
+import { writeHostRecord } from '../truth/host-record.js';
 import { reportToEngine } from './runc-log.js';
 import { log } from '../log.js';
 
@@ -59,6 +60,7 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
     // the container no directory of the host's to put symlinks or files in.
     writeConfig(dir.configFile, config);
     createAccounting(dir.accountingFile);
+    writeHostRecord(dir, spec, env);
     const inside = containerPaths();
     applyModifiers(spec, [
       // Directories of the host's where it can: what is written into the image's directory

@@ -40,6 +40,8 @@ struct allocation {
 static uint64_t managed_used[MAX_DEVICES];
 static uint64_t peak[MAX_DEVICES]; /* the most this process's fake device ever held */
 #define NOTE_PEAK(dev) (used[dev] > peak[dev] ? (void)(peak[dev] = used[dev]) : (void)0)
+/* What NVML's per-process figure counts of dev's use. */
+#define NVML_USED(dev) (used[dev] > managed_used[dev] ? used[dev] - managed_used[dev] : 0)
 static struct allocation *allocs;
 static size_t nallocs, allocs_cap;
 
@@ -160,9 +162,9 @@ static CUresult allocate_kind(CUdeviceptr *dptr, uint64_t bytes, int managed)
     next_offset[dev] += rounded;
     used[dev] += rounded;
     NOTE_PEAK(dev);
-    fake_shared_note(dev, used[dev]); /* storm test: cross-process peak */
     allocs[nallocs++] = (struct allocation){p, rounded, dev, managed};
     if (managed) managed_used[dev] += rounded;
+    fake_shared_note(dev, used[dev], NVML_USED(dev)); /* other processes' view */
     *dptr = p;
   }
   pthread_mutex_unlock(&lock);
@@ -192,7 +194,7 @@ CUresult cuMemFree_v2(CUdeviceptr dptr)
     if (allocs[i].ptr == dptr) {
       used[allocs[i].dev] -= allocs[i].size;
       if (allocs[i].managed) managed_used[allocs[i].dev] -= allocs[i].size;
-      fake_shared_note(allocs[i].dev, used[allocs[i].dev]);
+      fake_shared_note(allocs[i].dev, used[allocs[i].dev], NVML_USED(allocs[i].dev));
       allocs[i] = allocs[--nallocs];
       rc = CUDA_SUCCESS;
       break;
@@ -233,7 +235,7 @@ CUresult fake_charge(CUdevice dev, uint64_t bytes)
   pthread_mutex_lock(&lock);
   if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
   else used[dev] += bytes;
-  if (!rc) NOTE_PEAK(dev), fake_shared_note(dev, used[dev]);
+  if (!rc) NOTE_PEAK(dev), fake_shared_note(dev, used[dev], NVML_USED(dev));
   pthread_mutex_unlock(&lock);
   return rc;
 }
@@ -243,7 +245,7 @@ void fake_uncharge(CUdevice dev, uint64_t bytes)
   if (check_device(dev)) return;
   pthread_mutex_lock(&lock);
   used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
-  fake_shared_note(dev, used[dev]);
+  fake_shared_note(dev, used[dev], NVML_USED(dev));
   pthread_mutex_unlock(&lock);
 }
 
@@ -387,7 +389,7 @@ __attribute__((visibility("default"))) int fake_cuda_process_memory(int dev, uin
 {
   if (check_device(dev)) return -1;
   pthread_mutex_lock(&lock);
-  *bytes = used[dev] - managed_used[dev];
+  *bytes = NVML_USED(dev);
   pthread_mutex_unlock(&lock);
   return 0;
 }

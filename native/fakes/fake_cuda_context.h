@@ -1,5 +1,5 @@
 /* What fake_cuda.c shares with fake_cuda_context.c (contexts and their memory) and
- * fake_cuda_shared.c (the storm test's cross-process view of the fake device). */
+ * fake_cuda_shared.c (the cross-process view of the fake devices, FAKE_CUDA_SHARED). */
 #ifndef FAKE_CUDA_CONTEXT_H
 #define FAKE_CUDA_CONTEXT_H
 
@@ -9,8 +9,9 @@
 
 #define FAKE_CTX_HIDDEN __attribute__((visibility("hidden")))
 
-/* In fake_cuda_shared.c: records this process's use of dev (no-op without FAKE_CUDA_SHARED). */
-FAKE_CTX_HIDDEN void fake_shared_note(CUdevice dev, uint64_t used_now);
+/* In fake_cuda_shared.c: records this process's use of dev, all of it and what NVML counts of it
+ * (managed memory left out), when FAKE_CUDA_SHARED names a file; a no-op otherwise. */
+FAKE_CTX_HIDDEN void fake_shared_note(CUdevice dev, uint64_t used_now, uint64_t nvml_now);
 
 /* In fake_cuda_context.c: the context and UUID entry points of cuda_api.h. */
 

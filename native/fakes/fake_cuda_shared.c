@@ -1,5 +1,9 @@
-/* FAKE_CUDA_SHARED=<file>: the fake driver publishes each process's device use there and keeps
- * the cross-process peak, for the storm test's "never above the budget" check. Off by default. */
+/* FAKE_CUDA_SHARED=<file>: the fake driver publishes each process's device use there (under the
+ * pid it sees itself as, with its pid namespace's identity) and keeps the cross-process peak,
+ * for the storm test's "never above the budget" check and for the fake NVML of host tools
+ * (fake_nvml_processes.c). The file must be made by `storm --init-shared FILE` first (it holds a
+ * process-shared mutex); a process can write it from any pid namespace (a container) when it is
+ * bind-mounted there. Off by default. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fake_cuda_context.h"
@@ -18,6 +23,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct fake_shared *shared;
 static int my_slot = -1;
 static pid_t my_pid;
+static uint64_t my_ns_dev, my_ns_ino;
 
 static void attach(void)
 {
@@ -67,22 +73,37 @@ static int zombie(pid_t pid)
   return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
-/* A killed process's memory is gone with it, as a real driver frees it at exit. */
+/* A killed process's memory is gone with it, as a real driver frees it at exit. Only slots of
+ * this process's pid namespace can be judged from here: another's pids mean other processes. */
 static void drop_dead(struct fake_shared *s)
 {
   for (int i = 0; i < FAKE_SHARED_SLOTS; i++) {
     int32_t pid = s->slots[i].pid;
-    if (pid <= 0 || pid == my_pid || ((kill(pid, 0) == 0 || errno != ESRCH) && !zombie(pid)))
+    if (pid <= 0 || pid == my_pid || s->slots[i].ns_ino != my_ns_ino ||
+        s->slots[i].ns_dev != my_ns_dev ||
+        ((kill(pid, 0) == 0 || errno != ESRCH) && !zombie(pid)))
       continue;
     for (int d = 0; d < FAKE_SHARED_DEVICES; d++) {
       s->total[d] -= s->slots[i].used[d];
       s->slots[i].used[d] = 0;
+      s->slots[i].nvml[d] = 0;
     }
     s->slots[i].pid = 0;
   }
 }
 
-void fake_shared_note(CUdevice dev, uint64_t used_now)
+/* The pid namespace this process is in (0, 0 when /proc cannot tell). */
+static void note_namespace(void)
+{
+  struct stat st;
+  my_ns_dev = my_ns_ino = 0;
+  if (stat("/proc/self/ns/pid", &st) == 0) {
+    my_ns_dev = (uint64_t)st.st_dev;
+    my_ns_ino = (uint64_t)st.st_ino;
+  }
+}
+
+void fake_shared_note(CUdevice dev, uint64_t used_now, uint64_t nvml_now)
 {
   pthread_once(&once, attach);
   if (!shared || dev < 0 || dev >= FAKE_SHARED_DEVICES) return;
@@ -94,15 +115,18 @@ void fake_shared_note(CUdevice dev, uint64_t used_now)
   } else if (rc) {
     return;
   }
-  if (my_pid != getpid()) { /* first call, or a forked child */
+  if (my_pid != getpid()) { /* first call, or a forked child (maybe in a new pid namespace) */
     my_pid = getpid();
     my_slot = -1;
+    note_namespace();
   }
   if (my_slot < 0) {
     drop_dead(s);
     for (int i = 0; i < FAKE_SHARED_SLOTS && my_slot < 0; i++)
       if (s->slots[i].pid == 0) {
         memset(&s->slots[i], 0, sizeof s->slots[i]);
+        s->slots[i].ns_dev = my_ns_dev;
+        s->slots[i].ns_ino = my_ns_ino;
         s->slots[i].pid = my_pid;
         my_slot = i;
       }
@@ -110,6 +134,7 @@ void fake_shared_note(CUdevice dev, uint64_t used_now)
   if (my_slot >= 0) {
     uint64_t before = s->slots[my_slot].used[dev];
     s->slots[my_slot].used[dev] = used_now;
+    s->slots[my_slot].nvml[dev] = nvml_now;
     s->total[dev] = s->total[dev] - before + used_now;
     if (s->total[dev] > s->peak[dev]) {
       drop_dead(s); /* only a new peak needs the liveness scan */

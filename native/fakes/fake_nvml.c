@@ -12,7 +12,12 @@
  * FAKE_NVML_HOST_PIDS=1: the process is listed under another pid (its host pid, as a driver
  *   before 535 lists it inside a container), so it cannot find itself.
  * Otherwise a process with the fake driver initialized is listed under the pid it sees itself
- * as, with what it holds (managed memory left out), as drivers from 565 do inside containers. */
+ * as, with what it holds (managed memory left out), as drivers from 565 do inside containers.
+ * FAKE_CUDA_SHARED=<file> (the fake driver's cross-process file, fake_cuda_shared.h): a process
+ * without the fake driver (a host tool: gpumem ps) is shown every process the file shows holding
+ * memory on the device, managed memory left out, under the pid that process has in the caller's
+ * /proc: a containerised process is listed under its host pid, as the real driver lists it on the
+ * host (fake_nvml_processes.c translates through /proc/<pid>/ns/pid and NSpid). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "../src/common/nvml.h"
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
+#include "fake_nvml_processes.h"
 
 #define MAX_DEVICES 64
 
@@ -230,7 +236,16 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
   if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
   uint64_t used = 0;
   const char *hide = getenv("FAKE_NVML_HIDE_PIDS"), *host = getenv("FAKE_NVML_HOST_PIDS");
-  unsigned int n = process_memory(device->index, &used) == 0 && !(hide && *hide == '1') ? 1 : 0;
+  int hidden = hide && *hide == '1';
+  if (process_memory(device->index, &used) != 0 && !hidden) {
+    int others = fake_shared_processes(device->index, infos, infos ? *infoCount : 0);
+    if (others >= 0) {
+      unsigned int cap = *infoCount;
+      *infoCount = (unsigned int)others;
+      return (unsigned int)others > cap ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+    }
+  }
+  unsigned int n = process_memory(device->index, &used) == 0 && !hidden ? 1 : 0;
   if (*infoCount < n) {
     *infoCount = n;
     return NVML_ERROR_INSUFFICIENT_SIZE;

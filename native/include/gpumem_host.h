@@ -139,4 +139,13 @@ const char *gpumem_constant(const char *name);
  * are. Loads libnvidia-ml.so.1 only for this call; -1 with err when the host has none. */
 int gpumem_gpu_list(uint64_t *total_bytes, char *uuids, int n, int *count, char *err, int errlen);
 
+/* The compute processes NVML lists on the host's GPUs and what each holds there (its
+ * nvmlDeviceGetComputeRunningProcesses_v3): entry k is GPU gpu[k] (NVML's index), pid[k] (as
+ * NVML gives it: the host's pid, for a host tool) and used[k] bytes (UINT64_MAX where NVML cannot
+ * tell), for the first n entries; *count = how many there are (more than n: ask again with room
+ * for them). Bit i of *unlisted is set for GPU i when NVML could not list its processes. Loads
+ * libnvidia-ml.so.1 only for this call; -1 with err when the host has none. */
+int gpumem_gpu_processes(int32_t *gpu, uint32_t *pid, uint64_t *used, int n, int *count,
+                         uint64_t *unlisted, char *err, int errlen);
+
 #endif

@@ -34,7 +34,8 @@ t.test('gpumem ps lists each limited container with its budget, like docker ps',
   t.match(lines[2], /^b{12}\s+1\s+2GiB\s+0B\s+0B\s+0\s+ok$/, 'a per-GPU limit gets its own row');
   const json = gpumem(root, 'ps', '--format', 'json');
   const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.same(rows[0], { container: 'a'.repeat(64), gpu: 'all', limit: 8 * GiB, used: 0, driverTaken: 0, processes: 0, driverSeen: true });
+  t.same(rows[0], { container: 'a'.repeat(64), gpu: 'all', limit: 8 * GiB, used: 0, regionUsed: 0, hostUsed: null, driverTaken: 0, processes: 0, driverSeen: true, tampering: false },
+    'a container with no host record (made by hand here) has no host figure and is not flagged');
 });
 
 t.test('gpumem ps reports a container whose accounting region was scribbled on, and goes on', async (t) => {

@@ -15,6 +15,9 @@
  * container id may take these names). */
 #define GPUMEM_AGENT_SOCKET_NAME "agent.sock"
 #define GPUMEM_AGENT_PIDFILE_NAME "agent.pid"
+/* Host only, in a container's state directory (never mounted into it): how the host finds the
+ * container's processes and GPUs later, to check its region against NVML (JSON, lib/truth). */
+#define GPUMEM_HOST_RECORD_FILE "host.json"
 /* Inside a container: where the interposer and the generated preload list are mounted. */
 #define GPUMEM_CONTAINER_LIBRARY "/usr/local/lib/gpumem/libgpumem.so"
 #define GPUMEM_CONTAINER_PRELOAD "/etc/ld.so.preload"

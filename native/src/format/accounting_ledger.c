@@ -139,40 +139,32 @@ void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint6
   unlock_region(r);
 }
 
-int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
-                                 uint64_t budget)
+/* a + b, held at the top: numbers a container scribbled must not wrap to small ones. */
+static uint64_t add_capped(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+static uint64_t sub_floored(uint64_t a, uint64_t b) { return a >= b ? a - b : 0; }
+
+int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t from,
+                                 uint64_t to, uint64_t budget)
 {
   if (slot < 0 || slot >= GPUMEM_MAX_SLOTS || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
   if (lock_region(r)) return -1;
   struct gpumem_slot *s = &r->slots[slot];
-  uint64_t old = s->driver[dev] <= s->used[dev] ? s->driver[dev] : s->used[dev];
   int rc = 0;
-  if (bytes > old) {
-    uint64_t grow = bytes - old;
+  if (to > from) {
+    uint64_t grow = to - from;
     if (budget && !fits(r, dev, grow, budget)) rc = -1;
     else {
-      s->used[dev] += grow;
-      r->used[dev] += grow;
+      s->used[dev] = add_capped(s->used[dev], grow);
+      r->used[dev] = add_capped(r->used[dev], grow);
     }
   } else {
-    uint64_t shrink = old - bytes;
-    s->used[dev] -= shrink;
-    r->used[dev] = r->used[dev] >= shrink ? r->used[dev] - shrink : 0;
+    s->used[dev] = sub_floored(s->used[dev], from - to);
+    r->used[dev] = sub_floored(r->used[dev], from - to);
   }
-  if (!rc) s->driver[dev] = bytes;
+  if (!rc) s->driver[dev] = to;
   unlock_region(r);
   return rc;
-}
-
-void gpumem_accounting_slot_charge(struct gpumem_region *r, int slot, int dev, uint64_t *used,
-                                   uint64_t *driver)
-{
-  *used = *driver = 0;
-  if (slot < 0 || slot >= GPUMEM_MAX_SLOTS || dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
-  if (lock_region(r)) return;
-  *used = r->slots[slot].used[dev];
-  *driver = r->slots[slot].driver[dev] <= *used ? r->slots[slot].driver[dev] : *used;
-  unlock_region(r);
 }
 
 void gpumem_accounting_slot_flag(struct gpumem_region *r, int slot, uint32_t flag, int on)

@@ -32,15 +32,14 @@ int gpumem_accounting_try_reserve(struct gpumem_region *r, int slot, int dev, ui
 /* Returns a charge taken by gpumem_accounting_reserve. */
 void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint64_t bytes);
 
-/* Sets the driver-taken part of a slot's charge on dev to bytes (used moves by the difference).
- * Growing is refused (-1, nothing changed) when it would pass budget; budget 0 never refuses:
- * memory the driver already took is charged whatever the budget says. */
-int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t bytes,
-                                 uint64_t budget);
-
-/* A slot's charge on dev, and the driver-taken part of it; one consistent reading. */
-void gpumem_accounting_slot_charge(struct gpumem_region *r, int slot, int dev, uint64_t *used,
-                                   uint64_t *driver);
+/* Moves the driver-taken part of a slot's charge on dev from `from` to `to` bytes: the slot's
+ * and the total's used move by the difference, the slot's driver part becomes `to`. `from` is the
+ * caller's own record of what it charged (the slot is the container's to write, so a scribbled
+ * one must not decide how much is charged or given back). Growing is refused (-1, nothing
+ * changed) when it would pass budget; budget 0 never refuses: memory the driver already took is
+ * charged whatever the budget says. */
+int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t from,
+                                 uint64_t to, uint64_t budget);
 
 /* Sets (on = 1) or clears flag bits of a slot. */
 void gpumem_accounting_slot_flag(struct gpumem_region *r, int slot, uint32_t flag, int on);

@@ -22,6 +22,7 @@ static const struct {
     {"accounting_file", GPUMEM_ACCOUNTING_FILE},
     {"agent_socket_name", GPUMEM_AGENT_SOCKET_NAME},
     {"agent_pidfile_name", GPUMEM_AGENT_PIDFILE_NAME},
+    {"host_record_file", GPUMEM_HOST_RECORD_FILE},
     {"container_library", GPUMEM_CONTAINER_LIBRARY},
     {"container_preload", GPUMEM_CONTAINER_PRELOAD},
     {"agent_create", GPUMEM_AGENT_CREATE},

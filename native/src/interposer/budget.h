@@ -44,7 +44,8 @@ void budget_charge_held(int dev, uint64_t bytes);
  * strict: growth that would pass the budget is refused (-1, unchanged); else always charged. */
 int budget_set_driver(int dev, uint64_t bytes, int strict);
 
-/* This process's charge on dev and the driver-taken part of it. */
+/* This process's charge on dev and the driver-taken part of it, from its own record of what it
+ * charged (not from its slot, which the container can write). */
 void budget_own_charge(int dev, uint64_t *used, uint64_t *driver);
 
 /* Marks this process as one whose driver-taken memory NVML does not show (for gpumem ps). */

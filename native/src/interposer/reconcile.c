@@ -5,7 +5,9 @@
  * kernel), after a limit is raised, and every RECONCILE_MS from a background thread. What cannot
  * be refused when it happens (code loaded lazily inside a launch) is bounded by a headroom held
  * back per context and by the room a process's first launch must find (launch.c), both sized
- * from the context's measured cost. See README.md, "Driver-taken memory". */
+ * from the context's measured cost. What it measures against is the process's own record of its
+ * charges (budget_own_charge), never the numbers in its slot, which the container can write. See
+ * README.md, "Driver-taken memory". */
 #include "reconcile.h"
 
 #include <pthread.h>

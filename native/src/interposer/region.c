@@ -1,9 +1,12 @@
 /* This process's slot in its container's accounting region (STATE/shared/accounting): attached
- * and joined at the first wrapped call, charged by every wrapper, given back at exit. */
+ * and joined at the first wrapped call, charged by every wrapper, given back at exit. The
+ * process keeps its own record of what it charged beside the slot, which the container can
+ * write: the driver-taken memory is measured against that record (reconcile.c). */
 #include "region.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +22,19 @@ static struct gpumem_region *region;
 static int slot = -1;
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t last_reclaim_ms = -1000;
+/* What this process charged on each device, all of it and of it the driver-taken part, as it
+ * charged it: the slot says the same until something in the container writes it. */
+static uint64_t own_used[GPUMEM_MAX_GPUS], own_driver[GPUMEM_MAX_GPUS];
+
+static void own_add(int dev, uint64_t bytes) { __atomic_add_fetch(&own_used[dev], bytes, __ATOMIC_RELAXED); }
+
+static void own_sub(int dev, uint64_t bytes)
+{
+  uint64_t v = __atomic_load_n(&own_used[dev], __ATOMIC_RELAXED);
+  while (!__atomic_compare_exchange_n(&own_used[dev], &v, v >= bytes ? v - bytes : 0, 1,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
 
 static struct gpumem_region *attach(const char *state, char *err, int errlen)
 {
@@ -54,6 +70,8 @@ static void after_fork_child(void)
   join_lock = fresh;
   slot = -1; /* the child is another process: it joins on its first allocation (its maps of
               * charged pointers and handles are emptied by their own fork resets) */
+  memset(own_used, 0, sizeof own_used);
+  memset(own_driver, 0, sizeof own_driver);
 }
 
 int region_open(const char *state, const uint64_t **generation, char *err, int errlen)
@@ -90,14 +108,18 @@ int region_reserve(int dev, uint64_t bytes, uint64_t limit)
 {
   int s = slot;
   if (s < 0 && (s = join()) < 0) return -1;
-  if (gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 0) == 0) return 0;
-  if (!reclaim_due()) return -1;
-  return gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 1);
+  if (gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 0) != 0 &&
+      (!reclaim_due() || gpumem_accounting_try_reserve(region, s, dev, bytes, limit, 1) != 0))
+    return -1;
+  own_add(dev, bytes);
+  return 0;
 }
 
 void budget_release(int dev, uint64_t bytes)
 {
+  if (slot < 0 || dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
   gpumem_accounting_release(region, slot, dev, bytes);
+  own_sub(dev, bytes);
 }
 
 /* A launched graph's memory, a pool that grew past its reservation: bytes the driver already
@@ -107,7 +129,8 @@ void budget_charge_held(int dev, uint64_t bytes)
   int s = slot;
   if (s < 0 && (s = join()) < 0) return;
   if (dev < 0 || dev >= GPUMEM_MAX_GPUS || bytes == 0) return;
-  gpumem_accounting_try_reserve(region, s, dev, bytes, 0, 0); /* budget 0: never refused */
+  if (gpumem_accounting_try_reserve(region, s, dev, bytes, 0, 0) == 0) /* budget 0: never refused */
+    own_add(dev, bytes);
 }
 
 int region_set_driver(int dev, uint64_t bytes, uint64_t limit)
@@ -117,16 +140,31 @@ int region_set_driver(int dev, uint64_t bytes, uint64_t limit)
    * reconcile thread can never land in a slot that is no longer ours. */
   pthread_mutex_lock(&join_lock);
   int rc = -1;
-  if (region && slot >= 0) rc = gpumem_accounting_set_driver(region, slot, dev, bytes, limit);
+  if (region && slot >= 0 && dev >= 0 && dev < GPUMEM_MAX_GPUS) {
+    /* From what this process charged, never from what the slot says now. */
+    uint64_t from = own_driver[dev];
+    rc = gpumem_accounting_set_driver(region, slot, dev, from, bytes, limit);
+    if (rc == 0) {
+      own_driver[dev] = bytes;
+      if (bytes > from) own_add(dev, bytes - from);
+      else own_sub(dev, from - bytes);
+    }
+  }
   pthread_mutex_unlock(&join_lock);
   return rc;
 }
 
+/* The process's own record: a container that writes its slot cannot make the reconcile see more
+ * allocations than were made (and so forget what the driver took) or fewer (and count it twice). */
 void budget_own_charge(int dev, uint64_t *used, uint64_t *driver)
 {
   *used = *driver = 0;
+  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
   pthread_mutex_lock(&join_lock);
-  if (region && slot >= 0) gpumem_accounting_slot_charge(region, slot, dev, used, driver);
+  if (region && slot >= 0) {
+    *used = __atomic_load_n(&own_used[dev], __ATOMIC_RELAXED);
+    *driver = own_driver[dev] <= *used ? own_driver[dev] : *used;
+  }
   pthread_mutex_unlock(&join_lock);
 }
 

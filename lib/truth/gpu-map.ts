@@ -1,0 +1,22 @@
+/** Which of a container's GPU indexes each host GPU is, from the NVIDIA_VISIBLE_DEVICES recorded at create (pure). */
+import type { HostGpu } from '../gpu/host-gpu.js';
+
+/**
+ * Host GPU index (NVML's) → the container's GPU index, read as lib/gpu/visible.ts reads the
+ * variable for limits: "all" keeps the host's order, a list ("2,0" or UUIDs) numbers the
+ * container's GPUs in its order. Null when it cannot be told: no variable (CDI devices), or a
+ * device the host does not list (MIG).
+ */
+export function containerGpuOf(visible: string | null, host: readonly HostGpu[]): Map<number, number> | null {
+  if (visible === null) return null;
+  const v = visible.trim();
+  if (v === '' || v === 'none' || v === 'void') return new Map();
+  if (v === 'all') return new Map(host.map((g) => [g.index, g.index]));
+  const out = new Map<number, number>();
+  for (const [i, name] of v.split(',').map((s) => s.trim()).entries()) {
+    const gpu = /^\d+$/.test(name) ? host[Number(name)] : host.find((g) => g.uuid === name);
+    if (!gpu) return null;
+    out.set(gpu.index, i);
+  }
+  return out;
+}

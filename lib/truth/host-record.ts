@@ -1,0 +1,42 @@
+/** What the host writes down at create to find a container's processes and GPUs later: its cgroup and its visible devices. */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { Spec } from '../oci/spec.js';
+import type { StateDir } from '../state.js';
+import { containerCgroup } from './cgroup.js';
+
+export interface HostRecord {
+  /** The spec's linux.cgroupsPath as written, for people reading the file. */
+  cgroupsPath: string | null;
+  /** Where its processes are, as /proc/<pid>/cgroup shows it (containerCgroup); null: unknown. */
+  cgroup: string | null;
+  /** NVIDIA_VISIBLE_DEVICES: which host GPU each of the container's GPU indexes is. */
+  visibleDevices: string | null;
+}
+
+/** At create, beside the config: never mounted, so the container can neither read nor change it. */
+export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, string>): void {
+  const linux = spec.linux as { cgroupsPath?: unknown } | undefined;
+  const cgroupsPath = typeof linux?.cgroupsPath === 'string' ? linux.cgroupsPath : null;
+  const record: HostRecord = {
+    cgroupsPath,
+    cgroup: containerCgroup(cgroupsPath ?? undefined),
+    visibleDevices: env.NVIDIA_VISIBLE_DEVICES ?? null,
+  };
+  writeFileAtomic(dir.hostRecordFile, JSON.stringify(record) + '\n', 0o644, { durable: false });
+}
+
+const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+/** The record, or null when there is none (a container created before gpumem wrote one) or it is not one. */
+export function readHostRecord(dir: StateDir): HostRecord | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(dir.hostRecordFile, 'utf8'));
+  } catch {
+    return null;
+  }
+  const r = data as Partial<HostRecord> | null;
+  if (!r || typeof r !== 'object' || !stringOrNull(r.cgroupsPath) || !stringOrNull(r.cgroup) || !stringOrNull(r.visibleDevices)) return null;
+  return { cgroupsPath: r.cgroupsPath, cgroup: r.cgroup, visibleDevices: r.visibleDevices };
+}

@@ -1,6 +1,6 @@
 /** What a container asks for: its gpumem.io/ annotations, or GPUMEM_ variables where the engine has no annotations. */
 
-import { envLimits, maxGpus, NativeError, parseLimit as parseLimitValue, quoteName } from '../ffi/native.js';
+import { constant, envLimits, maxGpus, NativeError, parseLimit as parseLimitValue, quote, quoteName } from '../ffi/native.js';
 import type { Limit } from './types.js';
 
 /** A limit as written: bytes, or a percent of the GPU's physical memory (parsed in C). */
@@ -34,8 +34,14 @@ export function limitError(e: unknown): unknown {
   return e instanceof NativeError ? new LimitError(`gpumem: ${e.message}`) : e;
 }
 
+/** C reads a string up to its first NUL: "64m\0junk" would pass as 64m. No limit holds one. */
+function refuseNul(what: string, value: string): void {
+  if (value.includes('\0')) throw new LimitError(`gpumem: ${what}=${quote(value)} holds a NUL character, which no limit has; ${constant('limit_help')}`);
+}
+
 /** Values go through the C grammar: annotations and variables are judged alike, here and in the interposer. */
 function parseLimit(what: string, value: string): Limit {
+  refuseNul(what, value);
   try {
     return parseLimitValue(what, value);
   } catch (e) {
@@ -77,6 +83,7 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
 
 /** Keys and values both read in C, by the very function the interposer runs on its own environment. */
 function fromEnv(env: Record<string, string>): LimitRequest | undefined {
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('GPUMEM_')) refuseNul(`environment variable ${quoteName(k)}`, v);
   let found;
   try {
     found = envLimits(Object.entries(env).map(([k, v]) => `${k}=${v}`));
@@ -89,7 +96,19 @@ function fromEnv(env: Record<string, string>): LimitRequest | undefined {
 
 /** The container's request, or undefined when it asks for no limit. Throws LimitError on bad input. */
 export function limitRequest(annotations: Record<string, string>, env: Record<string, string>): LimitRequest | undefined {
-  return fromAnnotations(annotations) ?? fromEnv(env);
+  return requests(annotations, env).request;
+}
+
+/**
+ * The request, and the environment's own when annotations win over it: that one is still judged
+ * (a typo such as GPUMEM_LIMITS, or a limit for a GPU the container lacks, must not pass
+ * silently because an annotation was there too).
+ */
+export function requests(annotations: Record<string, string>, env: Record<string, string>): { request?: LimitRequest; shadowed?: LimitRequest } {
+  const fromAnn = fromAnnotations(annotations);
+  const fromVars = fromEnv(env);
+  if (!fromAnn) return fromVars ? { request: fromVars } : {};
+  return fromVars ? { request: fromAnn, shadowed: fromVars } : { request: fromAnn };
 }
 
 /** `KEY=value` strings of an OCI process env as a record (the last one wins, as in execve's users). */

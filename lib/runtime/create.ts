@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { createAccounting, writeConfig, type HostGpu } from '../ffi/native.js';
-import { envRecord, limitRequest, type LimitRequest } from '../budget/request.js';
+import { envRecord, requests, type LimitRequest } from '../budget/request.js';
 import { checkNamespace } from '../budget/namespace.js';
 import { resolveBudget } from '../budget/resolve.js';
 import { containerGpus } from '../gpu/sizes.js';
@@ -27,7 +27,7 @@ import { log } from '../log.js';
 /** The host's GPUs (NVML); throws when the host has none to ask. The agent caches them. */
 export type GpuInventory = () => readonly HostGpu[];
 
-export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest }) & {
+export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest; shadowed?: LimitRequest }) & {
   /** Near misses of gpumem's keys, for the decision log. */
   warnings: string[];
 };
@@ -35,9 +35,9 @@ export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'li
 /** The pure part: which containers gpumem touches, from the spec's annotations and env. Throws LimitError on bad input. */
 export function decide(annotations: Record<string, string>, env: Record<string, string>): CreateDecision {
   const warnings = checkNamespace(annotations, env);
-  const request = limitRequest(annotations, env);
+  const { request, shadowed } = requests(annotations, env);
   if (!request) return { action: 'pass', reason: 'no gpumem.io/limit annotation and no GPUMEM_LIMIT variable', warnings };
-  return { action: 'limit', request, warnings };
+  return { action: 'limit', request, ...(shadowed ? { shadowed } : {}), warnings };
 }
 
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
@@ -53,6 +53,8 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
   checkMountTargets(bundle, spec);
   const visible = containerGpus(env, gpus);
   const config = resolveBudget(decision.request, visible.sizes, visible.count);
+  // Not used, but judged the same way: bad input in gpumem's namespace is refused wherever it is.
+  if (decision.shadowed) resolveBudget(decision.shadowed, visible.sizes, visible.count);
   const dir = stateDir(containerId);
   createStateDir(dir);
   try {

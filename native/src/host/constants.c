@@ -8,6 +8,7 @@
 #include "../client/agent_protocol.h"
 #include "../common/layout.h"
 #include "../format/config.h"
+#include "../format/limit.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -29,6 +30,7 @@ static const struct {
     {"agent_ready", GPUMEM_AGENT_READY},
     {"agent_refused", GPUMEM_AGENT_REFUSED},
     {"max_gpus", STR(GPUMEM_MAX_GPUS)},
+    {"limit_help", GPUMEM_LIMIT_HELP},
 };
 
 __attribute__((visibility("default"))) const char *gpumem_constant(const char *name) {

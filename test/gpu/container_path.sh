@@ -111,9 +111,23 @@ print(max([json.loads(l).get("used", 0) for l in sys.stdin if l.strip()] or [0])
   [ "$used" -gt 0 ] && break
   sleep 0.5
 done
-# `docker exec`: a process the spec never named; it loads the interposer through /etc/ld.so.preload.
-exec_json=$("$runtime" --root "$state" exec --env NVIDIA_VISIBLE_DEVICES=all ${CP_ENV:+--env "$CP_ENV"} \
-  "$id" sh -c "$fill" 2>"$work/exec.err" | tail -1) || true
+# `docker exec`, as containerd runs it: `exec --process FILE ID`, a process the spec never named;
+# the shim has its file edited (LD_PRELOAD, no CAP_SYS_CHROOT) and it loads /etc/ld.so.preload too.
+python3 - "$work/process.json" "$fill" "${CP_ENV:-}" <<'EOF'
+import json, os, sys
+path, fill, extra = sys.argv[1:4]
+env = [f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}", "NVIDIA_VISIBLE_DEVICES=all", "HOME=/root",
+       "PYTHONUNBUFFERED=1"] + [e for e in extra.split() if e]
+caps = ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"]
+json.dump({"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", fill], "env": env, "cwd": os.getcwd(),
+           "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}}, open(path, "w"))
+EOF
+exec_json=$("$runtime" --root "$state" exec --process "$work/process.json" "$id" 2>"$work/exec.err" | tail -1) || true
+exec_edited=$(python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+pre = [e for e in p["env"] if e.startswith("LD_PRELOAD=")]
+print(1 if pre and "CAP_SYS_CHROOT" not in p["capabilities"]["bounding"] else 0)' "$work/process.json" 2>/dev/null || echo 0)
 for _ in $(seq 1 120); do
   status=$("$runtime" --root "$state" state "$id" 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)["status"])' || echo gone)
   [ "$status" = stopped ] || [ "$status" = gone ] && break
@@ -129,7 +143,7 @@ state_after=$(ls /run/gpumem 2>/dev/null | grep -c "^$id" || true)
 decided_by=agent
 [ "$(grep -c "agent not answering" "$log" 2>/dev/null || true)" = "$fallbacks_before" ] || decided_by=in-process
 
-DECIDED_BY=$decided_by python3 - "$out/container-path.json" "$limit" "$host_peak" "$state_left" "$state_after" "$main_json" "$exec_json" \
+EXEC_EDITED=$exec_edited DECIDED_BY=$decided_by python3 - "$out/container-path.json" "$limit" "$host_peak" "$state_left" "$state_after" "$main_json" "$exec_json" \
   "$(tail -c 400 "$work/exec.err" 2>/dev/null)" <<'EOF'
 import json, sys
 path, limit, peak, during, after, main, exe, err = sys.argv[1:9]
@@ -143,11 +157,12 @@ m, e = load(main), load(exe)
 alloc = sum((r or {}).get("allocated", 0) for r in (m, e)) >> 20
 r = {"limit": limit, "main": m, "exec": e, "together_mib": alloc, "host_peak_mib": int(peak),
      "state_dirs_while_running": int(during), "state_dirs_after_delete": int(after), "exec_stderr": err,
-     "decided_by": __import__("os").environ["DECIDED_BY"]}
+     "decided_by": __import__("os").environ["DECIDED_BY"],
+     "exec_process_edited": __import__("os").environ.get("EXEC_EDITED") == "1"}
 # Both processes on one budget: the exec'd one is refused (a clean OOM) while the main one still
 # holds its share, and together they stay under the limit, as the host sees it too.
 r["ok"] = bool(m and e and m.get("total") == lim << 20 and e.get("error") and m.get("allocated", 0) > 0
-               and int(peak) <= lim and alloc <= lim and int(after) == 0)
+               and int(peak) <= lim and alloc <= lim and int(after) == 0 and r["exec_process_edited"])
 json.dump(r, open(path, "w"))
 print(json.dumps(r))
 print("container path:", "pass" if r["ok"] else "FAIL", f"(host peak {peak} MiB of {lim}, main+exec {alloc} MiB)")

@@ -36,6 +36,8 @@ export function limitError(e: unknown): unknown {
 
 /** Values go through the C grammar: annotations and variables are judged alike, here and in the interposer. */
 function parseLimit(what: string, value: string): Limit {
+  // C reads a string up to its first NUL: "8g\0junk" would pass as 8g. Refused, not cut short.
+  if (value.includes('\0')) throw new LimitError(`gpumem: ${what} holds a NUL character; use ${ACCEPTED_VALUES}`);
   try {
     return parseLimitValue(what, value);
   } catch (e) {
@@ -43,8 +45,9 @@ function parseLimit(what: string, value: string): Limit {
   }
 }
 
+/** "0".."63", no leading zero: one spelling per GPU, so two keys never name one GPU (as GPUMEM_LIMIT_<i> in C). */
 function gpuIndex(text: string): number | undefined {
-  if (!/^\d{1,2}$/.test(text)) return undefined;
+  if (!/^(0|[1-9]\d?)$/.test(text)) return undefined;
   const i = Number(text);
   return i < maxGpus() ? i : undefined;
 }
@@ -77,6 +80,9 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
 
 /** Keys and values both read in C, by the very function the interposer runs on its own environment. */
 function fromEnv(env: Record<string, string>): LimitRequest | undefined {
+  // As for values: C would see "GPUMEM_LIMIT\0X=8g" as a string with no '=' and skip it.
+  const nul = Object.keys(env).find((k) => k.startsWith('GPUMEM_') && `${k}=${env[k]}`.includes('\0'));
+  if (nul !== undefined) throw new LimitError(`gpumem: environment variable ${JSON.stringify(nul)} holds a NUL character; use ${ACCEPTED_VALUES}`);
   let found;
   try {
     found = envLimits(Object.entries(env).map(([k, v]) => `${k}=${v}`));

@@ -3,8 +3,9 @@
 # printing libFuzzer's progress and, at the end, the executions, time and coverage it reached.
 #   native/fuzz/run.sh <size|limit|config|accounting> <N | Ns> [libFuzzer flags...]
 #   e.g. native/fuzz/run.sh config 10000000      native/fuzz/run.sh limit 15s -seed=1
-# New inputs go to native/build/fuzz/work/<target> (the committed corpus is only read); a crash
-# or broken property is saved under native/build/fuzz/findings/<target>/ and exits non-zero.
+# New inputs go to native/build/fuzz/work/<target> (the committed corpus is only read), libFuzzer's
+# whole output to native/build/fuzz/logs/; a crash or broken property is saved under
+# native/build/fuzz/findings/<target>/ and the script exits non-zero.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,8 +26,8 @@ make -s -C "$here" "../build/fuzz/fuzz-$target"
 build=$(cd "$here/.." && pwd)/build/fuzz
 work=$build/work/$target
 findings=$build/findings/$target
-mkdir -p "$work" "$findings"
-log=$build/$target.log
+mkdir -p "$work" "$findings" "$build/logs"
+log=$build/logs/$target-$(date -u +%Y%m%dT%H%M%S)-$$.log # one per run: two runs may overlap
 # Past 9000 bytes the config reader refuses by size alone; the others gain nothing from long inputs.
 case "$target" in config) max_len=9000 ;; accounting) max_len=4096 ;; *) max_len=256 ;; esac
 
@@ -40,8 +41,8 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 secs=$(( $(date +%s) - start ))
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
+execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1 || true)
+cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1 || true)
 echo "fuzz $target: ${execs:-?} executions in ${secs} s, ${cov:-no coverage line}, exit $rc"
 if [ "$rc" != 0 ]; then
   echo "fuzz $target: FAILED; inputs saved:" >&2

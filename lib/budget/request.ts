@@ -49,8 +49,9 @@ function parseLimit(what: string, value: string): Limit {
   }
 }
 
+/** "0".."63", no leading zero: one spelling per GPU, so two keys never name one GPU (as GPUMEM_LIMIT_<i> in C). */
 function gpuIndex(text: string): number | undefined {
-  if (!/^\d{1,2}$/.test(text)) return undefined;
+  if (!/^(0|[1-9]\d?)$/.test(text)) return undefined;
   const i = Number(text);
   return i < maxGpus() ? i : undefined;
 }
@@ -83,7 +84,10 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
 
 /** Keys and values both read in C, by the very function the interposer runs on its own environment. */
 function fromEnv(env: Record<string, string>): LimitRequest | undefined {
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('GPUMEM_')) refuseNul(`environment variable ${quoteName(k)}`, v);
+  // As for values: C would see "GPUMEM_LIMIT\0X=8g" as a string with no '=' and skip it.
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('GPUMEM_')) refuseNul(`environment variable ${quoteName(k)}`, k.includes('\0') ? k : v);
+  }
   let found;
   try {
     found = envLimits(Object.entries(env).map(([k, v]) => `${k}=${v}`));

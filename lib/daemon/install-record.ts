@@ -11,6 +11,8 @@ export interface InstallRecord {
   /** What gpumem wrote; if the file still holds exactly this, uninstall restores `before` byte for byte. */
   written: string;
   previousDefault?: string;
+  /** release-default named runc in place of gpumem where no default was named before: unregister takes it out again. */
+  placeholderDefault?: true;
   lowerRuntimePath?: string;
 }
 
@@ -67,8 +69,13 @@ export function releaseDefault(recordPath: string): boolean {
   if (config['default-runtime'] !== RUNTIME_NAME) return false;
   const written = formatDaemonJson({ ...config, 'default-runtime': record.previousDefault ?? 'runc' });
   writeFileAtomic(record.daemonJson, written);
-  // Still ours: the exact restore that follows must recognise it.
-  if (current === record.written) writeFileAtomic(recordPath, JSON.stringify({ ...record, written }, null, 2) + '\n', 0o600);
+  // Still ours: the exact restore that follows must recognise it; a placeholder runc goes again.
+  const next: InstallRecord = {
+    ...record,
+    ...(current === record.written && { written }),
+    ...(record.previousDefault === undefined && { placeholderDefault: true as const }),
+  };
+  writeFileAtomic(recordPath, JSON.stringify(next, null, 2) + '\n', 0o600);
   return true;
 }
 
@@ -85,6 +92,7 @@ export function unregisterRuntime(recordPath: string): { restored: 'exact' | 'me
   }
   if (current !== undefined) {
     const config = unregister(parseDaemonJson(current, record.daemonJson), record.previousDefault, record.daemonJson);
+    if (record.placeholderDefault && config['default-runtime'] === 'runc') delete config['default-runtime'];
     writeFileAtomic(record.daemonJson, formatDaemonJson(config));
   }
   unlinkSync(recordPath);

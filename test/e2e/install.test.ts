@@ -1,8 +1,8 @@
 // install.sh --default and --uninstall against the engine's daemon.json.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import {
-  DAEMON_JSON, IMAGE, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, show, type Result,
+  DAEMON_JSON, DOCKERD_PIDFILE, IMAGE, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, show, waitDaemon, type Result,
 } from './lib/docker.js'
 
 // what a user's ordinary, non-GPU containers do; compared before and after install --default
@@ -66,5 +66,33 @@ if (await engineReady(t)) {
     t.match(r.stderr, /unknown or invalid runtime name: gpumem/, 'as an unknown runtime')
     const again = await runProbes()
     probes.forEach((p, i) => t.equal(again[i]?.stdout, baseline[i]?.stdout, `after uninstall, ${p.name}: same output`))
+  })
+
+  t.test('daemon.json edited by hand between install and uninstall: uninstall takes gpumem out and keeps the edits', async t => {
+    const original = readFileSync(DAEMON_JSON)
+    const gpumem = await installGpumem({ asDefault: true })
+    let uninstalled = false
+    t.teardown(async () => {
+      if (!uninstalled) await gpumem.uninstall()
+      writeFileSync(DAEMON_JSON, original) // as the other files expect it
+      process.kill(Number(readFileSync(DOCKERD_PIDFILE, 'utf8').trim()), 'SIGHUP')
+      await waitDaemon(i => !i.runtimes.includes('runc-by-hand'), 'the hand-added runtime gone again')
+    })
+    const edited = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as { runtimes: Record<string, { path: string }>; [k: string]: unknown }
+    edited.labels = ['edited-by=hand']
+    edited.runtimes['runc-by-hand'] = { path: edited.runtimes['runc-plain']!.path }
+    writeFileSync(DAEMON_JSON, JSON.stringify(edited, null, 4) + '\n')
+    const r = await gpumem.uninstall()
+    uninstalled = true
+    t.equal(r.code, 0, show(r))
+    t.match(r.stdout + r.stderr, /edited since install; other changes kept/, 'uninstall says it kept the edits')
+    const after = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as { runtimes: Record<string, unknown>; [k: string]: unknown }
+    t.same(after.labels, ['edited-by=hand'], 'the hand-added setting is kept')
+    t.same(Object.keys(after.runtimes).sort(), ['runc-by-hand', 'runc-plain'], 'the hand-added runtime is kept, gpumem is gone')
+    t.notOk('default-runtime' in after, 'the default runtime is what it was before install (none named)')
+    t.equal(after['log-level'], 'info', 'what was there before install is kept')
+    const info = await waitDaemon(i => !i.runtimes.includes('gpumem'), 'gpumem removed')
+    t.ok(info.runtimes.includes('runc-by-hand'), 'dockerd runs with the edited file')
+    t.equal(info.defaultRuntime, 'runc')
   })
 }

@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  GPUMEM_RUN, MiB, docker, dockerRun, engineReady, installGpumem, parseAlloc, runLimitedContainer, show, sleep,
-  stateEntries, type Installed,
+  GPUMEM_RUN, MiB, docker, dockerRun, engineReady, installForFile, parseAlloc, runLimitedContainer, show, sleep,
+  stateEntries,
 } from './lib/docker.js'
 import { AGENT_PID, AGENT_SOCKET, INSIDE, RUN_DIR } from './lib/paths.js'
 
@@ -18,14 +18,7 @@ const agentPid = (): number => Number(readFileSync(AGENT_PID, 'utf8').trim())
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
-  t.before(async () => {
-    gpumem = await installGpumem()
-  })
-  t.teardown(async () => {
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
+  const gpumem = installForFile(t)
 
   t.test('install.sh starts the agent; a limited container is decided by it, with no gpumem hook in its spec', async t => {
     t.ok(existsSync(AGENT_SOCKET), 'the agent listens')
@@ -81,7 +74,7 @@ if (await engineReady(t)) {
     t.equal(bad.code, 125, 'bad input still stops docker run')
     t.match(bad.stderr, /gpumem: annotation gpumem\.io\/limit="12parsecs" is not a valid limit/)
     // back as install.sh left it, for the files after this one
-    const child = spawn(join(gpumem!.prefix, 'bin', 'gpumem'), ['agent'], { detached: true, stdio: 'ignore' })
+    const child = spawn(join(gpumem().prefix, 'bin', 'gpumem'), ['agent'], { detached: true, stdio: 'ignore' })
     child.unref()
     for (let i = 0; i < 100 && !(existsSync(AGENT_PID) && agentPid() === child.pid); i++) await sleep(100)
     t.equal(agentPid(), child.pid, 'a new agent takes over the stale socket')
@@ -89,7 +82,7 @@ if (await engineReady(t)) {
 
   t.test('install.sh --uninstall stops the agent it started', async t => {
     const pid = agentPid()
-    const r = await gpumem!.uninstall()
+    const r = await gpumem().uninstall()
     t.equal(r.code, 0, show(r))
     t.notOk(alive(pid), 'the agent is gone')
     t.notOk(existsSync(AGENT_SOCKET), 'and so is its socket')

@@ -2,16 +2,11 @@
 // create-step test runs them all), each stopping docker run with one line naming its key.
 import t from 'tap'
 import { quoteName } from '../../lib/ffi/native.js'
-import { IMAGE, cidfile, docker, engineReady, installGpumem, show, stateEntries, type Installed } from './lib/docker.js'
+import { IMAGE, cidfile, docker, engineReady, installForFile, stateEntries } from './lib/docker.js'
 import { badInputs } from './lib/bad-inputs.js'
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
-  t.before(async () => { gpumem = await installGpumem() })
-  t.teardown(async () => {
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
+  installForFile(t)
 
   t.test('a sample of the generated bad values and keys: docker run refuses each in one line naming its key, and leaves nothing', async t => {
     // A command line cannot carry NUL; this engine's host has no NVML to size GPUs with.

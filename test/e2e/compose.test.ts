@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  DEVICE, IMAGE, MiB, docker, dockerRun, engineReady, installGpumem, parseAlloc, run, show, type Installed,
+  DEVICE, IMAGE, MiB, docker, dockerRun, engineReady, installForFile, parseAlloc, run, show,
 } from './lib/docker.js'
 
 const service = (command: string[]) => `
@@ -23,20 +23,14 @@ const composeYaml = `services:
 `
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
   const dir = mkdtempSync(join(tmpdir(), 'gpumem-e2e-compose-'))
   const project = `gpumem-e2e-${process.pid}`
   writeFileSync(join(dir, 'compose.yaml'), composeYaml)
   const compose = (...args: string[]) => run('docker', ['compose', '-p', project, ...args], { cwd: dir, timeoutMs: 180_000 })
 
-  t.before(async () => {
-    gpumem = await installGpumem()
-  })
-  t.teardown(async () => {
+  installForFile(t, async () => {
     await compose('down', '--remove-orphans', '--timeout', '1')
     rmSync(dir, { recursive: true, force: true })
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
   })
 
   for (const svc of ['oom', 'oom-linked']) {

@@ -6,8 +6,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  GPUMEM_RUN, IMAGE, INSIDE, MiB, cidfile, docker, dockerRun, engineReady, installGpumem, parseAlloc, run, show, stateEntries,
-  type Installed,
+  GPUMEM_RUN, IMAGE, INSIDE, MiB, cidfile, docker, dockerRun, engineReady, installForFile, parseAlloc, run, show, stateEntries,
 } from './lib/docker.js'
 import { applyEntries, hostileCases } from './lib/hostile-images.js'
 
@@ -47,12 +46,11 @@ async function hostileImage(base: string, baseId: string, c: ReturnType<typeof h
 }
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
   let base = ''
   let baseId = ''
   const scratch = mkdtempSync(join(tmpdir(), 'gpumem-e2e-hostile-'))
+  const gpumem = installForFile(t, async () => { rmSync(scratch, { recursive: true, force: true }) })
   t.before(async () => {
-    gpumem = await installGpumem()
     const id = await docker('image', 'inspect', '-f', '{{.Id}}', IMAGE)
     baseId = id.stdout.trim()
     base = join(scratch, 'base')
@@ -64,14 +62,9 @@ if (await engineReady(t)) {
     await docker('rm', '-f', cid)
     if (x.code !== 0) throw new Error(`docker export failed: ${show(x)}`)
   })
-  t.teardown(async () => {
-    rmSync(scratch, { recursive: true, force: true })
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
 
   t.test('images with links, devices, FIFOs or directories at gpumem\'s mount targets are refused in one line or run limited; host files untouched', async t => {
-    const watched = ['/etc', '/usr/local/lib/gpumem', join(gpumem!.prefix, 'lib/gpumem/native/build'), join(gpumem!.prefix, 'lib/gpumem/share'), GPUMEM_RUN]
+    const watched = ['/etc', '/usr/local/lib/gpumem', join(gpumem().prefix, 'lib/gpumem/native/build'), join(gpumem().prefix, 'lib/gpumem/share'), GPUMEM_RUN]
     const before = hostFiles(watched)
     const cases = hostileCases()
     t.ok(cases.filter(c => c.expect === 'refused').length >= 30, `${cases.length} images, at least 30 hostile`)

@@ -4,23 +4,15 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import {
-  GPUMEM_RUN, MiB, docker, engineReady, installGpumem, parseAlloc, runLimitedContainer, show, start, type Installed,
+  GPUMEM_RUN, MiB, docker, engineReady, installForFile, parseAlloc, runLimitedContainer, show, start,
 } from './lib/docker.js'
 
 const LIMIT = 64 * MiB
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
   let id = ''
-  t.before(async () => {
-    gpumem = await installGpumem()
-    id = await runLimitedContainer('64m')
-  })
-  t.teardown(async () => {
-    if (id) await docker('rm', '-f', id)
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
+  const gpumem = installForFile(t, async () => { if (id) await docker('rm', '-f', id) })
+  t.before(async () => { id = await runLimitedContainer('64m') })
 
   const exec = (...cmd: string[]) => docker('exec', id, ...cmd)
 

@@ -2,21 +2,14 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import {
-  DEVICE_BYTES, GPUMEM_RUN, IMAGE, MiB, cidfile, docker, dockerRun, engineReady, installGpumem,
-  parseAlloc, show, stateEntries, waitDaemon, type Installed,
+  DEVICE_BYTES, GPUMEM_RUN, IMAGE, MiB, cidfile, docker, dockerRun, engineReady, installForFile,
+  parseAlloc, show, stateEntries, waitDaemon,
 } from './lib/docker.js'
 
 const PROGRAMS = ['alloc-until-oom', 'alloc-until-oom-linked']
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
-  t.before(async () => {
-    gpumem = await installGpumem()
-  })
-  t.teardown(async () => {
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
+  installForFile(t)
 
   for (const prog of PROGRAMS) {
     t.test(`a container with gpumem.io/limit=64m sees a 64 MiB GPU and ${prog} gets out-of-memory at 64 MiB`, async t => {

@@ -2,22 +2,14 @@
 import t from 'tap'
 import { join } from 'node:path'
 import {
-  MiB, docker, engineReady, installGpumem, parseAlloc, run, runLimitedContainer, show, type Installed,
+  MiB, docker, engineReady, installForFile, parseAlloc, run, runLimitedContainer, show,
 } from './lib/docker.js'
 
 if (await engineReady(t)) {
-  let gpumem: Installed | undefined
   let id = ''
-  t.before(async () => {
-    gpumem = await installGpumem()
-    id = await runLimitedContainer('64m')
-  })
-  t.teardown(async () => {
-    if (id) await docker('rm', '-f', id)
-    const r = await gpumem?.uninstall()
-    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
-  })
-  const cli = (...args: string[]) => run(join(gpumem!.prefix, 'bin', 'gpumem'), args)
+  const gpumem = installForFile(t, async () => { if (id) await docker('rm', '-f', id) })
+  t.before(async () => { id = await runLimitedContainer('64m') })
+  const cli = (...args: string[]) => run(join(gpumem().prefix, 'bin', 'gpumem'), args)
   const fill = async () => {
     const r = await docker('exec', id, 'alloc-until-oom', '--block', '4m')
     return parseAlloc(r.stdout, show(r))

@@ -194,6 +194,27 @@ export const installGpumem = async (opts: { asDefault?: boolean } = {}): Promise
   return { prefix, result, uninstall }
 }
 
+/**
+ * gpumem installed for one test file: install.sh before its tests, --uninstall after them (after
+ * `beforeUninstall`, which removes what needs the runtime: containers of its own). Returns the install.
+ */
+export const installForFile = (
+  t: { before: (f: () => Promise<void>) => void; teardown: (f: () => Promise<void>) => void },
+  beforeUninstall?: () => Promise<void>,
+): (() => Installed) => {
+  let gpumem: Installed | undefined
+  t.before(async () => { gpumem = await installGpumem() })
+  t.teardown(async () => {
+    await beforeUninstall?.()
+    const r = await gpumem?.uninstall()
+    if (r && r.code !== 0) throw new Error(`install.sh --uninstall failed: ${show(r)}`)
+  })
+  return () => {
+    if (!gpumem) throw new Error('gpumem is not installed yet (installForFile installs it before the tests)')
+    return gpumem
+  }
+}
+
 /** names under /run/gpumem/ that belong to container `id` */
 export const stateEntries = (id: string): string[] => {
   if (!existsSync(GPUMEM_RUN)) return []

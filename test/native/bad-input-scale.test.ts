@@ -1,12 +1,12 @@
 // Bad input at scale, decided by the create step without dockerd: over a thousand generated
 // values and keys, each refused with one line naming its key, none accepted, nothing left behind.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quoteName } from '../../lib/ffi/native.js';
 import { badInputs, HOST_GPUS } from '../e2e/lib/bad-inputs.js';
+import { createMany } from './fixtures/create.js';
 import { removeTree } from './fixtures/remove-tree.js';
 
 t.test('over a thousand bad values and keys: each refused in one line naming its key, none accepted, no state left', async (t) => {
@@ -25,21 +25,8 @@ t.test('over a thousand bad values and keys: each refused in one line naming its
     return { id: `c${i}`, bundle };
   });
   const state = join(dir, 'state');
-  const code = `import { hostGpus } from './dist/lib/ffi/native.js';
-    import { create } from './dist/lib/runtime/create.js';
-    const out = [];
-    for (const { id, bundle } of JSON.parse(process.argv[1])) {
-      const o = create(['--log', bundle + '/runc.log', 'create', '--bundle', bundle, id], process.cwd(), hostGpus);
-      out.push(o.ok ? null : o.message);
-    }
-    console.log(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(bundles)], {
-    env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', FAKE_NVML_DEVICE_MEMS: HOST_GPUS, GPUMEM_STATE_ROOT: state, GPUMEM_LOG_FILE: join(dir, 'gpumem.log') },
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  t.equal(r.status, 0, r.stderr);
-  const messages = JSON.parse(r.stdout) as (string | null)[];
+  const outcomes = createMany(state, bundles, { FAKE_NVML_DEVICE_MEMS: HOST_GPUS });
+  const messages = outcomes.map((o) => (o.ok ? null : (o.message ?? '')));
   const accepted = inputs.filter((_, i) => messages[i] === null);
   t.same(accepted.map((a) => ({ ...a.annotations, env: a.env })), [], 'none accepted');
   const unnamed = inputs.filter((input, i) => {

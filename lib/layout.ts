@@ -9,8 +9,14 @@ export const stateRoot = (): string => process.env.GPUMEM_STATE_ROOT ?? constant
 export const agentSocket = (): string => join(stateRoot(), constant('agent_socket_name'));
 export const agentPidfile = (): string => join(stateRoot(), constant('agent_pidfile_name'));
 
-/** Names under the state root that are gpumem's own, never a container's. */
-export const reservedNames = (): string[] => [constant('agent_socket_name'), constant('agent_pidfile_name')];
+/**
+ * Names under the state root that are gpumem's own, never a container's. Also the names of the
+ * directories a container sees there: a host with /run/gpumem/config would look to a standalone
+ * interposer like a container whose budget is gone.
+ */
+export const reservedNames = (): string[] => [
+  constant('agent_socket_name'), constant('agent_pidfile_name'), constant('config_dir'), constant('shared_dir'),
+];
 
 /** A container's state, relative to its directory on the host and to the state root inside. */
 export const relative = {

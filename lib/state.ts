@@ -19,8 +19,10 @@ export interface StateDir {
   hostRecordFile: string;
 }
 
+export const validContainerId = (id: string): boolean => ID.test(id) && id !== '.' && id !== '..';
+
 export function stateDir(containerId: string): StateDir {
-  if (!ID.test(containerId) || containerId === '.' || containerId === '..') {
+  if (!validContainerId(containerId)) {
     throw new Error(`gpumem: container id "${containerId}" is not a valid runc id`);
   }
   if (reservedNames().includes(containerId)) {

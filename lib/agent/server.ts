@@ -4,12 +4,14 @@
  * requests are decided one at a time (Node's one thread), which also serialises anything
  * host-wide a decision writes.
  */
-import { chmodSync, existsSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constant, hostGpus, type HostGpu } from '../ffi/native.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { create } from '../runtime/create.js';
 import { removeStateDir, stateDir } from '../state.js';
+import { sweepLeftoverState } from '../state-sweep.js';
 import { log } from '../log.js';
 import { parseRequest } from './request.js';
 
@@ -61,6 +63,37 @@ function handle(socket: Socket, inventory: () => readonly HostGpu[]): void {
   });
 }
 
+/** Listens at path (its directory made first), the socket root-only from birth (no window with other modes); its inode. */
+async function listenRootOnly(server: Server, path: string, beforeListen = (): void => {}): Promise<number> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  beforeListen();
+  const old = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(old);
+  }
+  chmodSync(path, 0o600);
+  return statSync(path).ino;
+}
+
+const inodeOf = (path: string): number | null => {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+};
+
+/** How often the agent checks that its socket is still there (the state root wiped). */
+const SOCKET_CHECK_MS = 1000;
+
 /** Listens until SIGTERM / SIGINT; the socket is root-only. Resolves once listening. */
 export async function startAgent(opts: AgentOptions): Promise<Server> {
   if (existsSync(opts.socket)) {
@@ -70,23 +103,45 @@ export async function startAgent(opts: AgentOptions): Promise<Server> {
   // Before the socket appears: whoever sees the socket finds the pid.
   writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false });
   const inventory = cachedInventory();
-  const server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
-  const old = process.umask(0o077); // the socket is born root-only: no window with other modes
+  let server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
+  let inode: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => {
-        rmSync(opts.pidfile, { force: true });
-        reject(e);
-      });
-      server.listen(opts.socket, () => resolve());
-    });
-  } finally {
-    process.umask(old);
+    inode = await listenRootOnly(server, opts.socket);
+  } catch (e) {
+    rmSync(opts.pidfile, { force: true });
+    throw e;
   }
-  chmodSync(opts.socket, 0o600);
-  const stop = (): void => {
+  sweepLeftoverState(); // what a crash or a killed shim left before this agent ran
+  // The state root wiped under a running agent (by hand, or a tmpfs remounted): listen again,
+  // or every start would pay a Node start. A socket that is another agent's is left to it.
+  let relistening = false;
+  const watch = setInterval(() => {
+    const now = inodeOf(opts.socket);
+    if (now === inode || relistening) return;
+    if (now !== null) {
+      log().warn({ socket: opts.socket }, 'another agent took over the socket: this one stops');
+      process.exit(0);
+    }
     server.close();
-    for (const f of [opts.socket, opts.pidfile]) rmSync(f, { force: true });
+    server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
+    relistening = true;
+    listenRootOnly(server, opts.socket, () => writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false })).then(
+      (ino) => {
+        inode = ino;
+        relistening = false;
+        log().warn({ socket: opts.socket }, 'the agent socket was removed: listening again');
+      },
+      (e: Error) => {
+        relistening = false; // tried again at the next check
+        log().error({ socket: opts.socket }, `the agent socket was removed and cannot be made again: ${e.message}`);
+      },
+    );
+  }, SOCKET_CHECK_MS); // also what keeps the agent alive while it listens again
+  const stop = (): void => {
+    clearInterval(watch);
+    const ours = inodeOf(opts.socket) === inode; // before close, which unlinks the socket itself
+    server.close();
+    if (ours) for (const f of [opts.socket, opts.pidfile]) rmSync(f, { force: true });
     log().info({ socket: opts.socket }, 'agent stopped');
     process.exit(0);
   };

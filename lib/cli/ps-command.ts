@@ -5,6 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { limitedContainers } from '../state-lookup.js';
+import { leftoverState } from '../state-sweep.js';
 import { log } from '../log.js';
 import { CONFIRM_MS, TAMPER_TOLERANCE, findings, type Finding } from '../truth/judge.js';
 import { look, type ContainerLook } from '../truth/look.js';
@@ -27,6 +28,8 @@ interface PsRow {
   driverSeen: boolean;
   /** The host sees more than the region says, beyond what legitimately lags (TAMPER_TOLERANCE). */
   tampering: boolean;
+  /** The container no longer exists (its state is a leftover the next start removes): why. */
+  gone?: string;
   error?: string;
 }
 
@@ -97,10 +100,14 @@ async function rows(): Promise<PsRow[]> {
       );
     }
   }
-  return looks.flatMap((c) => rowsOf(c, confirmed.get(c.id) ?? []));
+  return looks.flatMap((c) => {
+    const gone = leftoverState(c.id);
+    return rowsOf(c, confirmed.get(c.id) ?? []).map((r) => (gone ? { ...r, gone } : r));
+  });
 }
 
 function status(x: PsRow): string {
+  if (x.gone) return 'gone: no such container (its state goes at the next start)';
   if (x.error) return x.error;
   if (x.tampering) return `TAMPERING: region says ${formatBytes(x.regionUsed)}`;
   return x.driverSeen ? 'ok' : 'ok, driver-taken memory not seen';

@@ -20,6 +20,7 @@ import { unsafeTarget, type Target } from '../oci/mount-targets.js';
 import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
 import { interposerDir, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
+import { sweepLeftoverState } from '../state-sweep.js';
 import { writeHostRecord } from '../truth/host-record.js';
 import { reportToEngine } from './runc-log.js';
 import { log } from '../log.js';
@@ -41,7 +42,7 @@ export function decide(annotations: Record<string, string>, env: Record<string, 
 }
 
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
-export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory): CreateDecision {
+export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory, runtimeRoot: string | null = null): CreateDecision {
   const spec = loadSpec(bundle);
   const env = envRecord(spec.process?.env);
   const decision = decide(spec.annotations ?? {}, env);
@@ -56,13 +57,14 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
   // Not used, but judged the same way: bad input in gpumem's namespace is refused wherever it is.
   if (decision.shadowed) resolveBudget(decision.shadowed, visible.sizes, visible.count);
   const dir = stateDir(containerId);
+  sweepLeftoverState();
   createStateDir(dir);
   try {
     // Files runc bind-mounts must exist before it runs; a file mount (not the directory) leaves
     // the container no directory of the host's to put symlinks or files in.
     writeConfig(dir.configFile, config);
     createAccounting(dir.accountingFile);
-    writeHostRecord(dir, spec, env);
+    writeHostRecord(dir, spec, env, runtimeRoot);
     const inside = containerPaths();
     applyModifiers(spec, [
       // Directories of the host's where it can: what is written into the image's directory
@@ -111,7 +113,12 @@ export type CreateOutcome = { ok: true; containerId: string; decision: CreateDec
 export function create(argv: readonly string[], cwd: string, gpus: GpuInventory): CreateOutcome {
   const parsed = parseRuntimeArgs(argv, cwd);
   // Relative to the caller's directory, which is not the agent's.
-  const args = { ...parsed, bundle: resolve(cwd, parsed.bundle), log: parsed.log && resolve(cwd, parsed.log) };
+  const args = {
+    ...parsed,
+    bundle: resolve(cwd, parsed.bundle),
+    log: parsed.log && resolve(cwd, parsed.log),
+    root: parsed.root && resolve(cwd, parsed.root),
+  };
   try {
     if (args.subcommand === 'exec' && args.containerId) {
       const edited = prepareExec(args, cwd);
@@ -120,7 +127,7 @@ export function create(argv: readonly string[], cwd: string, gpus: GpuInventory)
     if (args.subcommand !== 'create' || !args.containerId) {
       throw new Error('gpumem-runtime: expected "create [--bundle DIR] ID" or "exec --process FILE ID" (the shim passes everything else to runc)');
     }
-    return { ok: true, containerId: args.containerId, decision: prepareBundle(args.bundle, args.containerId, gpus) };
+    return { ok: true, containerId: args.containerId, decision: prepareBundle(args.bundle, args.containerId, gpus, args.root ?? null) };
   } catch (e) {
     // Logged, told to the engine and answered as one and the same line.
     return { ok: false, message: reportToEngine(args.log, (e as Error).message, args.containerId) };

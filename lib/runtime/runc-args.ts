@@ -2,6 +2,8 @@
 
 export interface RuntimeArgs {
   subcommand?: string;
+  /** `--root DIR`: where the lower runtime keeps its containers' state (one directory per id). */
+  root?: string;
   /** `--log FILE`: where runc (and so gpumem) writes JSON log lines containerd shows on failure. */
   log?: string;
   bundle: string;
@@ -28,6 +30,7 @@ export function parseRuntimeArgs(argv: readonly string[], cwd: string): RuntimeA
     const [flag, inline] = a.split(/=(.*)/s, 2) as [string, string | undefined];
     const value = inline ?? (GLOBAL_WITH_VALUE.has(flag) ? argv[++i] : undefined);
     if (flag === '--log' && value !== undefined) out.log = value;
+    if (flag === '--root' && value !== undefined) out.root = value;
   }
   out.subcommand = argv[i++];
   const withValue = out.subcommand === 'exec' ? WITH_VALUE.exec : WITH_VALUE.create;

@@ -1,4 +1,4 @@
-/** What the host writes down at create to find a container's processes and GPUs later: its cgroup and its visible devices. */
+/** What the host writes down at create to find a container's processes and GPUs later (its cgroup and visible devices), and to tell later whether it still exists. */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Spec } from '../oci/spec.js';
@@ -12,16 +12,19 @@ export interface HostRecord {
   cgroup: string | null;
   /** NVIDIA_VISIBLE_DEVICES: which host GPU each of the container's GPU indexes is. */
   visibleDevices: string | null;
+  /** The lower runtime's --root at create: the container exists while <runtimeRoot>/<id> does. null: not given. */
+  runtimeRoot: string | null;
 }
 
 /** At create, beside the config: never mounted, so the container can neither read nor change it. */
-export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, string>): void {
+export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, string>, runtimeRoot: string | null): void {
   const linux = spec.linux as { cgroupsPath?: unknown } | undefined;
   const cgroupsPath = typeof linux?.cgroupsPath === 'string' ? linux.cgroupsPath : null;
   const record: HostRecord = {
     cgroupsPath,
     cgroup: containerCgroup(cgroupsPath ?? undefined),
     visibleDevices: env.NVIDIA_VISIBLE_DEVICES ?? null,
+    runtimeRoot,
   };
   writeFileAtomic(dir.hostRecordFile, JSON.stringify(record) + '\n', 0o644, { durable: false });
 }
@@ -38,5 +41,7 @@ export function readHostRecord(dir: StateDir): HostRecord | null {
   }
   const r = data as Partial<HostRecord> | null;
   if (!r || typeof r !== 'object' || !stringOrNull(r.cgroupsPath) || !stringOrNull(r.cgroup) || !stringOrNull(r.visibleDevices)) return null;
-  return { cgroupsPath: r.cgroupsPath, cgroup: r.cgroup, visibleDevices: r.visibleDevices };
+  // Records written before the field existed: the root is unknown.
+  const runtimeRoot = typeof r.runtimeRoot === 'string' && r.runtimeRoot.startsWith('/') ? r.runtimeRoot : null;
+  return { cgroupsPath: r.cgroupsPath, cgroup: r.cgroup, visibleDevices: r.visibleDevices, runtimeRoot };
 }

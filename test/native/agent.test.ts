@@ -156,3 +156,15 @@ t.test("the agent's refusals are lines of the decision log, a malformed request'
     [undefined, 'gpumem: bad request to the gpumem agent: unknown request "create\\nme"; expected gpumem-create/1'],
   ]);
 });
+
+t.test('an agent whose state root is wiped under it listens again, and decides the next create', async (t) => {
+  const a = await startAgent(t);
+  const pid = readFileSync(a.pidfile, 'utf8');
+  removeTree(a.state); // as rm -rf /run/gpumem would
+  for (let i = 0; i < 60 && !existsSync(a.socket); i++) await sleep(100);
+  t.ok(existsSync(a.socket), 'the socket is back within a few seconds');
+  t.equal(readFileSync(a.pidfile, 'utf8'), pid, 'with the pid file naming the same agent');
+  const b = bundle(a.dir, 'b-wiped', { 'gpumem.io/limit': '1g' });
+  t.equal(ask(a.socket, ['create', '--bundle', b, 'c-wiped']).status, 0, 'a create is decided');
+  t.ok(existsSync(join(a.state, 'c-wiped', 'config', 'gpumem.conf')), 'its state is there');
+});

@@ -90,7 +90,7 @@ t.test('a container that zeroes its region is shown with what NVML sees it hold 
   ];
   const [bad, good] = forms.map((f) => create(t, root, f.id, f.cgroupsPath, f.hostPath, f.hierarchy as string)) as [Container, Container];
   t.same(JSON.parse(readFileSync(join(good.dir, 'host.json'), 'utf8')),
-    { cgroupsPath: good.cgroupsPath, cgroup: `/${tag}.slice/docker-${honest}.scope`, visibleDevices: '0' },
+    { cgroupsPath: good.cgroupsPath, cgroup: `/${tag}.slice/docker-${honest}.scope`, visibleDevices: '0', runtimeRoot: null },
     'the create step records where the container\'s processes will be and which GPU it sees');
 
   // Three processes of the liar each take 60 MiB of its 64 MiB budget, the region zeroed before each.

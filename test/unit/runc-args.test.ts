@@ -7,7 +7,7 @@ t.test('finds create, the bundle, the log and the id the way containerd calls ru
       'create', '--bundle', '/b/x', '--pid-file', '/b/x/init.pid', '--console-socket', '/tmp/s', 'abc123'],
     '/cwd',
   );
-  t.same(a, { bundle: '/b/x', log: '/run/x/log.json', subcommand: 'create', containerId: 'abc123' });
+  t.same(a, { bundle: '/b/x', log: '/run/x/log.json', root: '/run/containerd/runc/moby', subcommand: 'create', containerId: 'abc123' });
 });
 
 t.test('--flag=value forms and the default bundle (the current directory) work', async (t) => {

@@ -23,6 +23,16 @@ void budget_source_find(struct budget_source *s)
   snprintf(s->state, sizeof s->state, "%s", GPUMEM_STATE_ROOT);
   snprintf(s->config_path, sizeof s->config_path, "%s" STATE_CONFIG, s->state);
   int rc = gpumem_config_load(s->config_path, &s->cfg, err, sizeof err);
+  struct stat st;
+  if (rc == 1 && lstat(GPUMEM_STATE_ROOT "/" GPUMEM_CONFIG_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
+    /* The host mounted this container's config directory and the file in it is gone (the
+     * host's state wiped under a running container): never unlimited, refuse everything. On a
+     * host the directory never exists: no container may be called "config". */
+    gpumem_say("this container's budget (" GPUMEM_STATE_ROOT "/" GPUMEM_CONFIG_FILE
+               ") is gone from the host: every GPU allocation is refused");
+    s->mode = BUDGET_CLOSED;
+    return;
+  }
   if (rc == 1) { /* no host config: standalone, a state dir of the caller's choosing */
     const char *dir = getenv("GPUMEM_STATE_DIR");
     int have_dir = dir && *dir;

@@ -2,6 +2,7 @@
 # Private Docker engine for the end-to-end tests.
 #   engine.sh start    stop any leftover engine of ours, reset daemon.json, start dockerd, wait for it
 #   engine.sh stop     stop it (SIGTERM, then SIGKILL after a grace period)
+#   engine.sh revive   start it again after a test killed it: daemon.json and containers kept
 #   engine.sh status   exit 0 when it answers
 #   engine.sh env      print DOCKER_HOST=... for `eval`
 # Everything it owns is under $GPUMEM_TEST_RUN (default /run/gpumem-test) and
@@ -79,22 +80,19 @@ stop() {
   rm -f "$PIDFILE"
 }
 
-start() {
+preflight() {
   [ "$(id -u)" = 0 ] || die "not root: the engine needs root"
   [ -x "$DOCKERD" ] || die "engine not installed ($DOCKERD missing): run sudo test/e2e/engine/install-engine.sh"
   command -v docker >/dev/null || die "docker client not found in PATH"
   for b in containerd containerd-shim-runc-v2 runc; do
     command -v "$b" >/dev/null || die "$b not found in PATH: run sudo test/e2e/engine/install-engine.sh"
   done
-  # a leftover engine from a crashed or interrupted run: stop it first
-  if [ -s "$PIDFILE" ] || [ -n "$(our_dockerd_pids)" ]; then
-    say "found a leftover engine from an earlier run"
-    stop
-  fi
+}
+
+# dockerd on the current daemon.json, waited for until it answers.
+launch() {
   mkdir -p "$RUN" "$DATA" "$EXEC_ROOT"
   rm -f "$SOCK"
-  base_daemon_json >"$DAEMON_JSON"
-  : >"$LOG"
   say "starting dockerd $("$DOCKERD" --version | sed 's/^Docker version //') (log: $LOG)"
   # --iptables=false, --bridge=none: test containers need no network and the host's firewall is
   # left alone; --userland-proxy=false: no published ports either.
@@ -119,7 +117,20 @@ start() {
   done
   answers || { tail -n 30 "$LOG" >&2; stop_pid "$pid"; die "dockerd did not answer in 60 s (log: $LOG)"; }
   # dockerd writes its pid file itself; make sure it names the process we started
-  [ -s "$PIDFILE" ] || echo "$pid" >"$PIDFILE"
+  [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || echo "$pid" >"$PIDFILE"
+}
+
+start() {
+  preflight
+  # a leftover engine from a crashed or interrupted run: stop it first
+  if [ -s "$PIDFILE" ] || [ -n "$(our_dockerd_pids)" ]; then
+    say "found a leftover engine from an earlier run"
+    stop
+  fi
+  mkdir -p "$RUN"
+  base_daemon_json >"$DAEMON_JSON"
+  : >"$LOG"
+  launch
   # containers left by an interrupted run (the engine is private: every container is ours)
   local stale
   stale=$(docker ps -aq)
@@ -132,10 +143,19 @@ start() {
   say "dockerd ready (pid $(cat "$PIDFILE")), DOCKER_HOST=$DOCKER_HOST"
 }
 
+# After a test killed dockerd: the same engine again, as an init system would restart it.
+revive() {
+  preflight
+  [ -z "$(our_dockerd_pids)" ] || die "dockerd is still running: revive is for an engine that was killed"
+  launch
+  say "dockerd revived (pid $(cat "$PIDFILE"))"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  revive) revive ;;
   status) answers ;;
   env) printf 'DOCKER_HOST=%s\n' "$DOCKER_HOST" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|revive|status|env" >&2; exit 2 ;;
 esac

@@ -24,7 +24,9 @@ if ! grep -qiE 'not a dynamic|statically linked' <<<"$file_out"; then
   die "$BUSYBOX is not static (install busybox-static)"
 fi
 
-PROGRAMS=("$BUILD/tests/alloc-until-oom" "$BUILD/tests/alloc-until-oom-linked")
+# allocators, the storm of the faults test, and what a container can do to its own region
+PROGRAMS=("$BUILD/tests/alloc-until-oom" "$BUILD/tests/alloc-until-oom-linked" "$BUILD/tests/storm"
+          "$BUILD/tests/region-scribble")
 FAKE_CUDA=$BUILD/fake/libcuda.so.1
 INTERPOSER=$BUILD/libgpumem.so
 for f in "${PROGRAMS[@]}" "$FAKE_CUDA" "$INTERPOSER"; do

@@ -35,9 +35,17 @@ export interface Running {
   kill: (sig?: NodeJS.Signals) => void
 }
 
+export interface RunOptions {
+  cwd?: string
+  timeoutMs?: number
+  input?: string
+  /** added to the environment every command gets */
+  env?: Record<string, string>
+}
+
 /** start a command; collect its output */
-export const start = (cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Running => {
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
+export const start = (cmd: string, args: string[], opts: RunOptions = {}): Running => {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   let lineResolve: (s: string) => void = () => {}
@@ -66,7 +74,7 @@ export const start = (cmd: string, args: string[], opts: { cwd?: string; timeout
   return { firstLine, done, kill: (sig = 'SIGTERM') => child.kill(sig) }
 }
 
-export const run = (cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<Result> =>
+export const run = (cmd: string, args: string[], opts: RunOptions = {}): Promise<Result> =>
   start(cmd, args, { timeoutMs: 120_000, ...opts }).done
 
 export const docker = (...args: string[]): Promise<Result> => run('docker', args)

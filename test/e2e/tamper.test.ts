@@ -1,0 +1,80 @@
+// A container that lies about its use through the real engine: it zeroes its accounting region
+// between allocations; `gpumem ps` on the host shows what NVML sees its processes hold (found
+// through the container's cgroup) and flags it as tampering, in the table, the JSON and the log.
+// The fake driver publishes every process's use in one file the host's fake NVML reads, as the
+// real driver shows every process of a GPU to the host.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MiB, ROOT, docker, engineReady, installForFile, parseAlloc, run, show, start, type Running } from './lib/docker.js'
+import { IMAGE, INSIDE } from './lib/paths.js'
+
+interface PsRow { container: string; used: number; regionUsed: number; hostUsed: number | null; tampering: boolean }
+
+if (await engineReady(t)) {
+  const dir = mkdtempSync(join(tmpdir(), 'gpumem-e2e-fake-driver-'))
+  chmodSync(dir, 0o755)
+  const shared = join(dir, 'fake-device')
+  const made = spawnSync(join(ROOT, 'native/build/tests/storm'), ['--init-shared', shared], { encoding: 'utf8' })
+  if (made.status !== 0) throw new Error(`storm --init-shared failed: ${made.stderr}`)
+  chmodSync(shared, 0o666) // written by the containers' processes, whatever their uid
+  const ids: string[] = []
+  const holders: Running[] = []
+  const gpumem = installForFile(t, async () => {
+    holders.forEach(h => h.kill('SIGKILL'))
+    if (ids.length) await docker('rm', '-f', ...ids)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const log = join(dir, 'gpumem.log')
+  // the host's fake NVML reads the fake driver's file; the warnings go to a log of the test's own
+  const ps = (...args: string[]) => run(join(gpumem().prefix, 'bin', 'gpumem'), ['ps', ...args],
+    { env: { FAKE_CUDA_SHARED: shared, LD_LIBRARY_PATH: join(ROOT, 'native/build/fake'), GPUMEM_LOG_FILE: log } })
+
+  const container = async (): Promise<string> => {
+    const r = await docker('run', '-d', '-v', `${dir}:/fake-driver`, '-e', 'FAKE_CUDA_SHARED=/fake-driver/fake-device',
+      '-e', 'FAKE_CUDA_DEVICE_MEM=1g', '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
+    if (r.code !== 0) throw new Error(`docker run failed: ${show(r)}`)
+    const id = r.stdout.trim()
+    ids.push(id)
+    return id
+  }
+  const hold = async (id: string, mib: number): Promise<number> => {
+    const h = start('docker', ['exec', id, 'alloc-until-oom', '--block', '4m', '--max', `${mib}m`, '--hold', '300'], { timeoutMs: 400_000 })
+    holders.push(h)
+    return parseAlloc(await h.firstLine).allocated
+  }
+
+  t.test('a container that zeroes its region is shown with what the host sees it hold and flagged as tampering; an honest one is not', async t => {
+    const liar = await container()
+    const honest = await container()
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) {
+        const s = await docker('exec', liar, 'region-scribble', INSIDE.accounting, 'used.0', '0')
+        t.equal(s.code, 0, 'the container zeroes its region from inside', { output: show(s) })
+      }
+      t.equal(await hold(liar, 60), 60 * MiB, `its process ${i + 1} got 60 MiB of the 64 MiB budget`)
+    }
+    t.equal(await hold(honest, 40), 40 * MiB, 'the honest container holds 40 MiB')
+
+    const r = await ps('--format', 'json')
+    t.equal(r.code, 0, 'gpumem ps answers', { output: show(r) })
+    const rows = r.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as PsRow)
+    const bad = rows.find(x => x.container === liar)
+    const good = rows.find(x => x.container === honest)
+    t.ok(bad && bad.regionUsed <= 64 * MiB, `the liar's region says ${(bad?.regionUsed ?? 0) / MiB} MiB`)
+    t.equal(bad?.hostUsed, 180 * MiB, 'the host sees its three processes hold 180 MiB')
+    t.equal(bad?.used, 180 * MiB, 'and ps shows that as its use')
+    t.equal(bad?.tampering, true, 'flagged as tampering')
+    t.match(good, { used: 40 * MiB, hostUsed: 40 * MiB, tampering: false }, 'the honest one: 40 MiB, not flagged')
+
+    const table = await ps()
+    const line = table.stdout.split('\n').find(l => l.startsWith(liar.slice(0, 12))) ?? ''
+    t.match(line, /180MiB.*TAMPERING: region says/, 'the table says so on its row')
+    const warned = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(l => l.includes('tampering') && l.includes(liar)) : []
+    t.ok(warned.length >= 1, 'and the log has a warning naming the container')
+    t.notOk(readFileSync(log, 'utf8').includes(honest), 'none for the honest one')
+  })
+
+}

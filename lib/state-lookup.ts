@@ -2,12 +2,17 @@
 import { readdirSync } from 'node:fs';
 import { containerId as dockerContainerId, type DockerLookup } from './docker/container-id.js';
 import { quote } from './ffi/native.js';
-import { stateRoot } from './layout.js';
-import { stateDir, type StateDir } from './state.js';
+import { reservedNames, stateRoot } from './layout.js';
+import { stateDir, validContainerId, type StateDir } from './state.js';
 
+/** The containers with state on this host; names that cannot be a container's (gpumem's own, or not an id) are no rows. */
 export function limitedContainers(): string[] {
+  const reserved = reservedNames();
   try {
-    return readdirSync(stateRoot(), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    return readdirSync(stateRoot(), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && validContainerId(d.name) && !reserved.includes(d.name))
+      .map((d) => d.name)
+      .sort();
   } catch {
     return [];
   }

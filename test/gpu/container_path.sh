@@ -105,7 +105,7 @@ fi
 "$runtime" --root "$state" start "$id"
 # The main fill takes its share first: wait until the host's reading of the region shows it.
 for _ in $(seq 1 120); do
-  used=$("$prefix/bin/gpumem" ps --format json 2>/dev/null | python3 -c '
+  used=$("$prefix/bin/gpumem" ps --format json 2>>"$work/ps.err" | python3 -c '
 import json, sys
 print(max([json.loads(l).get("used", 0) for l in sys.stdin if l.strip()] or [0]))' || echo 0)
   [ "$used" -gt 0 ] && break
@@ -144,9 +144,9 @@ decided_by=agent
 [ "$(grep -c "agent not answering" "$log" 2>/dev/null || true)" = "$fallbacks_before" ] || decided_by=in-process
 
 EXEC_EDITED=$exec_edited DECIDED_BY=$decided_by python3 - "$out/container-path.json" "$limit" "$host_peak" "$state_left" "$state_after" "$main_json" "$exec_json" \
-  "$(tail -c 400 "$work/exec.err" 2>/dev/null)" <<'EOF'
+  "$(tail -c 400 "$work/exec.err" 2>/dev/null)" "$(tail -c 600 "$work/ps.err" 2>/dev/null)" <<'EOF'
 import json, sys
-path, limit, peak, during, after, main, exe, err = sys.argv[1:9]
+path, limit, peak, during, after, main, exe, err, ps_err = sys.argv[1:10]
 lim = int(limit[:-1]) * (1024 if limit[-1] in "gG" else 1)
 def load(s):
     try:
@@ -157,6 +157,7 @@ m, e = load(main), load(exe)
 alloc = sum((r or {}).get("allocated", 0) for r in (m, e)) >> 20
 r = {"limit": limit, "main": m, "exec": e, "together_mib": alloc, "host_peak_mib": int(peak),
      "state_dirs_while_running": int(during), "state_dirs_after_delete": int(after), "exec_stderr": err,
+     "ps_stderr": ps_err,
      "decided_by": __import__("os").environ["DECIDED_BY"],
      "exec_process_edited": __import__("os").environ.get("EXEC_EDITED") == "1"}
 # Both processes on one budget: the exec'd one is refused (a clean OOM) while the main one still

@@ -36,6 +36,7 @@ const ps = (state: string) => {
     env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', GPUMEM_STATE_ROOT: state, GPUMEM_LOG_FILE: join(state, '..', 'gpumem.log') },
     encoding: 'utf8',
   });
+  if (r.status !== 0) throw new Error(`gpumem ps failed: ${r.stderr}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { container: string; gone?: string });
 };
 
@@ -54,13 +55,18 @@ t.test('the state of a container the lower runtime no longer knows goes at the n
   const old = new Date(Date.now() - 60_000);
   for (const id of ['alive', 'deleted', 'no-root']) utimesSync(join(c.state, id, 'host.json'), old, old);
 
+  // What else a state root can hold: a mount point runc made for a container whose root is the
+  // host's own (config), a name no container has: no rows, no crash, never swept.
+  mkdirSync(join(c.state, 'config'));
+  mkdirSync(join(c.state, 'not an id'));
   const before = ps(c.state);
+  t.same(before.map((r) => r.container).sort(), ['alive', 'deleted', 'just-made', 'no-root'], 'gpumem ps lists the containers only');
   t.match(before.find((r) => r.container === 'deleted')?.gone ?? '', /no longer knows it/, 'gpumem ps marks the container that is gone');
   t.notOk(before.find((r) => r.container === 'alive')?.gone, 'and not the live one');
   t.ok(existsSync(join(c.state, 'deleted')), 'ps itself removes nothing');
 
   t.same(createAll(c.state, [{ id: 'next', bundle: bundleOf(c, 'next'), root: runtimeRoot }]).map((m) => m.ok), [true], 'the next limited start works');
-  t.same(readdirSync(c.state).sort(), ['alive', 'just-made', 'next', 'no-root'], 'and removed only the state of the container runc no longer knows');
+  t.same(readdirSync(c.state).sort(), ['alive', 'config', 'just-made', 'next', 'no-root', 'not an id'], 'and removed only the state of the container runc no longer knows');
   t.same(mountsUnder(join(c.state, 'deleted')), [], "its region's tmpfs is unmounted");
   t.same(mountsUnder(join(c.state, 'alive')).length, 1, "the live one's region stays mounted");
   const lines = readFileSync(join(c.state, '..', 'gpumem.log'), 'utf8').split('\n').filter((l) => l.includes('no longer exists'));

@@ -1,40 +1,30 @@
 // A container that lies about its use through the real engine: it zeroes its accounting region
 // between allocations; `gpumem ps` on the host shows what NVML sees its processes hold (found
 // through the container's cgroup) and flags it as tampering, in the table, the JSON and the log.
-// The fake driver publishes every process's use in one file the host's fake NVML reads, as the
-// real driver shows every process of a GPU to the host.
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MiB, ROOT, docker, engineReady, installForFile, parseAlloc, run, show, start, type Running } from './lib/docker.js'
+import { fakeDevice } from './lib/fake-device.js'
+import { MiB, docker, engineReady, installForFile, parseAlloc, run, show, start, type Running } from './lib/docker.js'
 import { IMAGE, INSIDE } from './lib/paths.js'
 
 interface PsRow { container: string; used: number; regionUsed: number; hostUsed: number | null; tampering: boolean }
 
 if (await engineReady(t)) {
-  const dir = mkdtempSync(join(tmpdir(), 'gpumem-e2e-fake-driver-'))
-  chmodSync(dir, 0o755)
-  const shared = join(dir, 'fake-device')
-  const made = spawnSync(join(ROOT, 'native/build/tests/storm'), ['--init-shared', shared], { encoding: 'utf8' })
-  if (made.status !== 0) throw new Error(`storm --init-shared failed: ${made.stderr}`)
-  chmodSync(shared, 0o666) // written by the containers' processes, whatever their uid
+  const device = fakeDevice()
   const ids: string[] = []
   const holders: Running[] = []
   const gpumem = installForFile(t, async () => {
     holders.forEach(h => h.kill('SIGKILL'))
     if (ids.length) await docker('rm', '-f', ...ids)
-    rmSync(dir, { recursive: true, force: true })
+    device.cleanup()
   })
-  const log = join(dir, 'gpumem.log')
-  // the host's fake NVML reads the fake driver's file; the warnings go to a log of the test's own
+  const log = join(device.dir, 'gpumem.log') // the warnings, in a log of the test's own
   const ps = (...args: string[]) => run(join(gpumem().prefix, 'bin', 'gpumem'), ['ps', ...args],
-    { env: { FAKE_CUDA_SHARED: shared, LD_LIBRARY_PATH: join(ROOT, 'native/build/fake'), GPUMEM_LOG_FILE: log } })
+    { env: { ...device.hostEnv, GPUMEM_LOG_FILE: log } })
 
   const container = async (): Promise<string> => {
-    const r = await docker('run', '-d', '-v', `${dir}:/fake-driver`, '-e', 'FAKE_CUDA_SHARED=/fake-driver/fake-device',
-      '-e', 'FAKE_CUDA_DEVICE_MEM=1g', '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
+    const r = await docker('run', '-d', ...device.dockerArgs, '-e', 'FAKE_CUDA_DEVICE_MEM=1g', '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m', IMAGE, 'sleep', '300')
     if (r.code !== 0) throw new Error(`docker run failed: ${show(r)}`)
     const id = r.stdout.trim()
     ids.push(id)

@@ -33,6 +33,8 @@ export interface Running {
   firstLine: Promise<string>
   done: Promise<Result>
   kill: (sig?: NodeJS.Signals) => void
+  /** closes stdin (see RunOptions.holdStdin) */
+  endInput: () => void
 }
 
 export interface RunOptions {
@@ -41,6 +43,8 @@ export interface RunOptions {
   input?: string
   /** added to the environment every command gets */
   env?: Record<string, string>
+  /** keep stdin open (after input) until endInput(): for a program that runs until EOF */
+  holdStdin?: boolean
 }
 
 /** start a command; collect its output */
@@ -58,7 +62,9 @@ export const start = (cmd: string, args: string[], opts: RunOptions = {}): Runni
     if (nl >= 0) lineResolve(stdout.slice(0, nl))
   })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  child.stdin.end(opts.input ?? '')
+  child.stdin.on('error', () => {}) // a program that exited before reading it
+  if (opts.holdStdin) child.stdin.write(opts.input ?? '')
+  else child.stdin.end(opts.input ?? '')
   const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined
   const done = new Promise<Result>(res => {
     child.on('close', (code, signal) => {
@@ -71,7 +77,7 @@ export const start = (cmd: string, args: string[], opts: RunOptions = {}): Runni
       res({ code: -1, signal: null, stdout, stderr })
     })
   })
-  return { firstLine, done, kill: (sig = 'SIGTERM') => child.kill(sig) }
+  return { firstLine, done, kill: (sig = 'SIGTERM') => child.kill(sig), endInput: () => child.stdin.end() }
 }
 
 export const run = (cmd: string, args: string[], opts: RunOptions = {}): Promise<Result> =>

@@ -5,14 +5,14 @@
  * the end. After the last kill it SIGUSR1s the survivors, reads each one's report line (one that
  * gives none within REPORT_S, stuck or gone, counts as hung) and prints one JSON line:
  *
- *   {"kills":200,"killed_allocating":A,"zombies":Z,"survivors":N,"reported":N,"held":BYTES,"contexts":K,
- *    "max_call_us":US,"allocs":A,"refused":R,"info_bad":I,"hung":0}
+ *   {"kills":200,"killed_allocating":V,"zombies":Z,"survivors":N,"reported":N,"held":BYTES,
+ *    "contexts":K,"max_call_us":US,"allocs":A,"refused":R,"info_bad":I,"hung":0}
  *
- * (killed_allocating: victims that had more than --threads threads when killed, so past the
- * driver's start and their context, not a process still starting; zombies: victims seen as 'Z'
- * in /proc/<pid>/stat; held, allocs, refused, info_bad: the
+ * killed_allocating: victims with more than --threads threads when killed, so with their
+ * allocating threads running, not still starting (a real driver's own threads count too);
+ * zombies: victims seen as 'Z' in /proc/<pid>/stat; held, allocs, refused, info_bad: the
  * survivors' sums; contexts: survivors that got one; max_call_us: the longest one driver call
- * took in any survivor). Then it keeps everything as it is (survivors holding, zombies unreaped)
+ * took in any survivor. Then it keeps everything as it is (survivors holding, zombies unreaped)
  * for the caller to read the accounting, until SIGTERM or EOF on stdin (`docker exec -i` keeps
  * stdin open), SIGTERMs the survivors, waits for them, reaps the zombies and exits 0. It never
  * calls CUDA itself. Errors: one line on stderr, exit 1.
@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static pid_t *zombies;
 static long n_zombies;
 static long n_workers;
 
-static void fail(const char *fmt, const char *a, const char *b);
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static double now(void)
 {
@@ -137,8 +138,8 @@ static void parse(int argc, char **argv, struct options *o)
     while (f < sizeof flags / sizeof *flags && strcmp(a, flags[f])) f++;
     if (f == sizeof flags / sizeof *flags)
       fail("kill-storm: unknown option %s (accepted: --storm PATH, --workers, --threads, --kills, "
-           "--zombie-every, --seed, --pace-us, --max-block SIZE, --gap-ms MIN-MAX)%s\n", a, "");
-    if (i + 1 >= argc) fail("kill-storm: %s needs a value%s\n", a, "");
+           "--zombie-every, --seed, --pace-us, --max-block SIZE, --gap-ms MIN-MAX)\n", a);
+    if (i + 1 >= argc) fail("kill-storm: %s needs a value\n", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--storm")) o->storm = v;
     else if (!strcmp(a, "--workers")) o->workers = whole(a, v, 1, MAX_WORKERS);
@@ -150,22 +151,25 @@ static void parse(int argc, char **argv, struct options *o)
     else if (!strcmp(a, "--max-block")) {
       uint64_t bytes;
       char err[200];
-      if (gpumem_size_parse(v, &bytes, err, sizeof err)) fail("kill-storm: --max-block: %s%s\n", err, "");
+      if (gpumem_size_parse(v, &bytes, err, sizeof err)) fail("kill-storm: --max-block: %s\n", err);
       o->max_block = v;
     } else {
       gap_range(v, &o->gap_lo, &o->gap_hi);
     }
   }
-  if (!o->storm) fail("kill-storm: --storm PATH (the storm program to run) is required%s%s\n", "", "");
+  if (!o->storm) fail("kill-storm: --storm PATH (the storm program to run) is required\n");
   if (access(o->storm, X_OK)) fail("kill-storm: --storm %s: %s\n", o->storm, strerror(errno));
 }
 
 /* ---- the workers ---------------------------------------------------------------------------- */
 
 /* Ends every process this run started (survivors and zombies) and says why, on error. */
-static void fail(const char *fmt, const char *a, const char *b)
+static void fail(const char *fmt, ...)
 {
-  fprintf(stderr, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   for (long i = 0; i < n_workers; i++)
     if (workers[i].pid > 0) kill(workers[i].pid, SIGKILL);
   for (long i = 0; i < n_workers; i++)
@@ -177,7 +181,7 @@ static void fail(const char *fmt, const char *a, const char *b)
 static void start(struct worker *w, const struct options *o, unsigned seed)
 {
   int p[2];
-  if (pipe2(p, O_CLOEXEC)) fail("kill-storm: pipe: %s%s\n", strerror(errno), "");
+  if (pipe2(p, O_CLOEXEC)) fail("kill-storm: pipe: %s\n", strerror(errno));
   char threads[24], seed_s[24], pace[24];
   snprintf(threads, sizeof threads, "%ld", o->threads);
   snprintf(seed_s, sizeof seed_s, "%u", seed);
@@ -186,7 +190,7 @@ static void start(struct worker *w, const struct options *o, unsigned seed)
   char *args[] = {(char *)o->storm, "--threads", threads, "--seconds", "86400", "--max-block",
                   (char *)o->max_block, "--seed", seed_s, "--pace-us", pace, NULL};
   pid_t parent = getpid(), pid = fork();
-  if (pid < 0) fail("kill-storm: fork: %s%s\n", strerror(errno), "");
+  if (pid < 0) fail("kill-storm: fork: %s\n", strerror(errno));
   if (pid == 0) {
     /* A supervisor killed without its SIGTERM must not leave processes holding the budget. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -254,7 +258,7 @@ static void read_reports(void)
     double left = until - now();
     if (!n || left <= 0) return;
     if (poll(fds, (nfds_t)n, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-      fail("kill-storm: poll: %s%s\n", strerror(errno), "");
+      fail("kill-storm: poll: %s\n", strerror(errno));
     for (int k = 0; k < n; k++) {
       if (!fds[k].revents) continue;
       struct worker *w = &workers[map[k]];
@@ -286,18 +290,19 @@ static void hold(void)
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   int sfd = signalfd(-1, &term, SFD_CLOEXEC);
-  if (sfd < 0) fail("kill-storm: signalfd: %s%s\n", strerror(errno), "");
+  if (sfd < 0) fail("kill-storm: signalfd: %s\n", strerror(errno));
   for (;;) {
     struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      fail("kill-storm: poll: %s%s\n", strerror(errno), "");
+      fail("kill-storm: poll: %s\n", strerror(errno));
     }
     if (fds[0].revents) break;
     if (fds[1].revents) {
       char buf[256];
       ssize_t n = read(0, buf, sizeof buf);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) || (fds[1].revents & POLLNVAL)) break;
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) || (fds[1].revents & POLLNVAL))
+        break;
     }
   }
   close(sfd);
@@ -339,13 +344,14 @@ int main(int argc, char **argv)
   sigaddset(&blocked, SIGUSR1);
   sigprocmask(SIG_BLOCK, &blocked, NULL);
   zombies = calloc((size_t)o.kills + 1, sizeof *zombies);
-  if (!zombies) fail("kill-storm: out of memory%s%s\n", "", "");
+  if (!zombies) fail("kill-storm: out of memory\n");
 
   uint32_t rng = o.seed * 2654435761u ^ 0x9e3779b9u;
   if (!rng) rng = 1;
   unsigned started = 0;
   long killed_allocating = 0;
-  for (n_workers = 0; n_workers < o.workers; n_workers++) start(&workers[n_workers], &o, o.seed * 1000 + started++);
+  for (n_workers = 0; n_workers < o.workers; n_workers++)
+    start(&workers[n_workers], &o, o.seed * 1000 + started++);
 
   for (long k = 0; k < o.kills; k++) {
     sleep_ms(o.gap_lo + (long)(next(&rng) % (uint32_t)(o.gap_hi - o.gap_lo + 1)));
@@ -379,11 +385,11 @@ int main(int argc, char **argv)
     unsigned long long c = field(line, "max_call_us");
     if (c > max_call) max_call = c;
   }
-  printf("{\"kills\":%ld,\"killed_allocating\":%ld,\"zombies\":%ld,\"survivors\":%ld,\"reported\":%ld,\"held\":%llu,"
-         "\"contexts\":%ld,\"max_call_us\":%llu,\"allocs\":%llu,\"refused\":%llu,\"info_bad\":%llu,"
-         "\"hung\":%ld}\n",
-         o.kills, killed_allocating, zombie_seen, n_workers, reported, held, contexts, max_call, allocs, refused,
-         info_bad, n_workers - reported);
+  printf("{\"kills\":%ld,\"killed_allocating\":%ld,\"zombies\":%ld,\"survivors\":%ld,"
+         "\"reported\":%ld,\"held\":%llu,\"contexts\":%ld,\"max_call_us\":%llu,\"allocs\":%llu,"
+         "\"refused\":%llu,\"info_bad\":%llu,\"hung\":%ld}\n",
+         o.kills, killed_allocating, zombie_seen, n_workers, reported, held, contexts, max_call, allocs,
+         refused, info_bad, n_workers - reported);
   fflush(stdout);
 
   hold();
@@ -393,12 +399,12 @@ int main(int argc, char **argv)
   for (long i = 0; i < n_zombies; i++) waitpid(zombies[i], NULL, 0);
   n_zombies = 0;
   if (rc) {
-    char what[64], pid_s[24];
-    snprintf(pid_s, sizeof pid_s, "%d", (int)bad);
-    if (bad_status < 0) snprintf(what, sizeof what, "was still running %d s after it", EXIT_S);
-    else if (WIFSIGNALED(bad_status)) snprintf(what, sizeof what, "died of signal %d", WTERMSIG(bad_status));
-    else snprintf(what, sizeof what, "exited with %d", WEXITSTATUS(bad_status));
-    fail("kill-storm: survivor %s did not end cleanly on SIGTERM: it %s\n", pid_s, what);
+    const char *why = "did not end cleanly on SIGTERM: it";
+    if (bad_status < 0)
+      fail("kill-storm: survivor %d %s was still running %d s after it\n", (int)bad, why, EXIT_S);
+    if (WIFSIGNALED(bad_status))
+      fail("kill-storm: survivor %d %s died of signal %d\n", (int)bad, why, WTERMSIG(bad_status));
+    fail("kill-storm: survivor %d %s exited with %d\n", (int)bad, why, WEXITSTATUS(bad_status));
   }
   return 0;
 }

@@ -72,13 +72,14 @@ static uint64_t now_ns(void)
 static void note_call(uint64_t since)
 {
   uint64_t took = now_ns() - since, seen = __atomic_load_n(&max_call_ns, __ATOMIC_RELAXED);
-  while (took > seen &&
-         !__atomic_compare_exchange_n(&max_call_ns, &seen, took, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  while (took > seen && !__atomic_compare_exchange_n(&max_call_ns, &seen, took, 1,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
   }
 }
 
 /* Every driver call of the storm goes through this: its wall time feeds max_call_us. */
-#define TIMED(call) __extension__({ uint64_t t0_ = now_ns(); CUresult r_ = (call); note_call(t0_); r_; })
+#define TIMED(call) \
+  __extension__({ uint64_t t0_ = now_ns(); CUresult r_ = (call); note_call(t0_); r_; })
 
 static void *entry(const char *base)
 {

@@ -59,18 +59,23 @@ static void recompute(struct fake_shared *s)
   }
 }
 
-/* Exited and not yet reaped: a zombie holds no device memory (the driver freed it at exit). */
+static int reaped(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
+/* Exited and not yet reaped: a zombie holds no device memory (the driver freed it at exit). A
+ * zombie reaped between the caller's kill() and this read leaves nothing to read: kill() is asked
+ * again, or the dead process would count as live and its memory inflate the peak. */
 static int zombie(pid_t pid)
 {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "r");
-  if (!f) return 0;
+  if (!f) return reaped(pid);
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = '\0';
   char *p = strrchr(buf, ')');
-  return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+  if (!p || p[1] != ' ') return reaped(pid);
+  return p[2] == 'Z' || p[2] == 'X';
 }
 
 /* A killed process's memory is gone with it, as a real driver frees it at exit. Only slots of

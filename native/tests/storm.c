@@ -1,9 +1,14 @@
 /* One process of the storm test: many threads allocating and freeing random sizes against the
  * container's budget, reaching the driver as cudart 13 does, with cuMemAlloc, pitch, managed and
- * VMM (create + map, the handle released at once or after the unmap) picked at random. Prints one JSON line with what it
- * still holds, then holds it until SIGTERM (or exits with --exit).
+ * VMM (create + map, the handle released at once or after the unmap) picked at random. When
+ * --seconds end, or at SIGUSR1, it stops allocating and prints one JSON line with what it still
+ * holds and the longest any one driver call took ("max_call_us": a call blocked behind a killed
+ * process shows there), then holds it until SIGTERM (or exits with --exit). SIGTERM during the
+ * storm stops it the same way and exits after the line.
  *
- *   storm --threads 16 --seconds 5 --max-block 4m --seed 7 [--exit]
+ *   storm --threads 16 --seconds 5 --max-block 4m --seed 7 [--pace-us 200] [--exit]
+ *         --pace-us: each thread sleeps that long between operations (default 0), so that a storm
+ *         on a machine of few cores measures blocking rather than waiting for a core
  *   storm --init-shared FILE     creates the fake driver's cross-process file (FAKE_CUDA_SHARED)
  *   storm --read-shared FILE     prints its peak and the live processes' total per device */
 #include <dlfcn.h>
@@ -43,10 +48,12 @@ static CUcontext ctx;
 static uint64_t max_block = 4ULL << 20;
 static double seconds = 5;
 static unsigned seed = 1;
-static uint64_t held_total, allocs, frees, refused, info_bad;
-static volatile sig_atomic_t stop;
+static unsigned pace_us;
+static uint64_t held_total, allocs, frees, refused, info_bad, max_call_ns;
+static volatile sig_atomic_t stop, report_now;
 
 static void on_term(int sig) { (void)sig; stop = 1; }
+static void on_usr1(int sig) { (void)sig; report_now = 1; }
 
 static double now(void)
 {
@@ -54,6 +61,25 @@ static double now(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void note_call(uint64_t since)
+{
+  uint64_t took = now_ns() - since, seen = __atomic_load_n(&max_call_ns, __ATOMIC_RELAXED);
+  while (took > seen && !__atomic_compare_exchange_n(&max_call_ns, &seen, took, 1,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+
+/* Every driver call of the storm goes through this: its wall time feeds max_call_us. */
+#define TIMED(call) \
+  __extension__({ uint64_t t0_ = now_ns(); CUresult r_ = (call); note_call(t0_); r_; })
 
 static void *entry(const char *base)
 {
@@ -86,13 +112,13 @@ static CUresult alloc_one(uint32_t *rng, uint64_t pages, CUdeviceptr va_base, ui
   switch (b->kind) {
   case K_PITCH: { /* rows of 1000 bytes padded to 1024: charged and held pitch x height */
     size_t pitch = 0, rows = size / 1024;
-    CUresult rc = mem_pitch(&b->p, &pitch, 1000, rows, 4);
+    CUresult rc = TIMED(mem_pitch(&b->p, &pitch, 1000, rows, 4));
     b->size = (uint64_t)pitch * rows;
     return rc;
   }
   case K_MANAGED:
     b->size = size;
-    return mem_managed(&b->p, size, CU_MEM_ATTACH_GLOBAL);
+    return TIMED(mem_managed(&b->p, size, CU_MEM_ATTACH_GLOBAL));
   case K_VMM: {
     int slot = __builtin_ffsll((long long)~*slots) - 1; /* a free 2 MiB slot of this thread's range */
     if (slot < 0) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -101,17 +127,17 @@ static CUresult alloc_one(uint32_t *rng, uint64_t pages, CUdeviceptr va_base, ui
     prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
     prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
     b->size = VMM_GRANULE;
-    CUresult rc = mem_create(&b->h, VMM_GRANULE, &prop, 0);
+    CUresult rc = TIMED(mem_create(&b->h, VMM_GRANULE, &prop, 0));
     if (rc) return rc;
     b->p = va_base + (uint64_t)slot * VMM_GRANULE;
-    if ((rc = mem_map(b->p, VMM_GRANULE, 0, b->h, 0)) != CUDA_SUCCESS) {
-      mem_release(b->h);
+    if ((rc = TIMED(mem_map(b->p, VMM_GRANULE, 0, b->h, 0))) != CUDA_SUCCESS) {
+      TIMED(mem_release(b->h));
       return rc;
     }
     *slots |= 1ULL << slot;
     b->slot = slot;
     if (next(rng) % 2 == 0) { /* as the CUDA samples: the mapping keeps the memory */
-      mem_release(b->h);
+      TIMED(mem_release(b->h));
       b->h = 0;
     }
     return CUDA_SUCCESS;
@@ -119,18 +145,18 @@ static CUresult alloc_one(uint32_t *rng, uint64_t pages, CUdeviceptr va_base, ui
   default:
     b->kind = K_MALLOC;
     b->size = size;
-    return mem_alloc(&b->p, size);
+    return TIMED(mem_alloc(&b->p, size));
   }
 }
 
 static CUresult free_one(uint32_t *rng, uint64_t *slots, struct held *b)
 {
-  if (b->kind != K_VMM) return mem_free(b->p);
+  if (b->kind != K_VMM) return TIMED(mem_free(b->p));
   /* a handle still held is released before or after the unmap; the memory goes at the last */
   int release_first = b->h && next(rng) % 2;
-  if (release_first && mem_release(b->h) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
-  CUresult rc = mem_unmap(b->p, b->size);
-  if (rc == CUDA_SUCCESS && b->h && !release_first) rc = mem_release(b->h);
+  if (release_first && TIMED(mem_release(b->h)) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
+  CUresult rc = TIMED(mem_unmap(b->p, b->size));
+  if (rc == CUDA_SUCCESS && b->h && !release_first) rc = TIMED(mem_release(b->h));
   if (rc == CUDA_SUCCESS) *slots &= ~(1ULL << b->slot);
   return rc;
 }
@@ -144,11 +170,11 @@ static void *worker(void *arg)
   set_current(ctx);
   CUdeviceptr va_base = 0;
   uint64_t slots = 0; /* VMM address slots in use */
-  if (addr_reserve(&va_base, HELD_MAX * VMM_GRANULE, 0, 0, 0) != CUDA_SUCCESS) slots = ~0ULL;
+  if (TIMED(addr_reserve(&va_base, HELD_MAX * VMM_GRANULE, 0, 0, 0)) != CUDA_SUCCESS) slots = ~0ULL;
   double end = now() + seconds;
   /* 4 KiB multiples: the fake rounds to 512 bytes, so what it holds is exactly what is charged. */
   uint64_t pages = max_block / 4096;
-  while (!stop && now() < end) {
+  while (!stop && !report_now && now() < end) {
     uint32_t r = next(&rng);
     if (n < HELD_MAX && (n == 0 || r % 100 < 55)) {
       if (alloc_one(&rng, pages, va_base, &slots, &held[n]) == CUDA_SUCCESS) {
@@ -169,8 +195,9 @@ static void *worker(void *arg)
     }
     if (r % 64 == 0) { /* what the program is told must stay within what it was given */
       size_t f = 0, t = 0;
-      if (mem_info(&f, &t) == CUDA_SUCCESS && f > t) __atomic_add_fetch(&info_bad, 1, __ATOMIC_RELAXED);
+      if (TIMED(mem_info(&f, &t)) == CUDA_SUCCESS && f > t) __atomic_add_fetch(&info_bad, 1, __ATOMIC_RELAXED);
     }
+    if (pace_us) usleep(pace_us);
   }
   return NULL;
 }
@@ -221,9 +248,18 @@ int main(int argc, char **argv)
     else if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
     else if (!strcmp(a, "--seed")) seed = (unsigned)atoi(argv[++i]);
     else if (!strcmp(a, "--max-block")) gpumem_size_parse(argv[++i], &max_block, NULL, 0);
+    else if (!strcmp(a, "--pace-us")) pace_us = (unsigned)atoi(argv[++i]);
   }
   if (max_block < 4096) max_block = 4096;
   signal(SIGTERM, on_term);
+  signal(SIGUSR1, on_usr1);
+  /* A supervisor (kill-storm) starts us with both blocked, so that one sent before this point
+   * waits for the handlers instead of killing us. */
+  sigset_t ours;
+  sigemptyset(&ours);
+  sigaddset(&ours, SIGTERM);
+  sigaddset(&ours, SIGUSR1);
+  pthread_sigmask(SIG_UNBLOCK, &ours, NULL);
   void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!h || !(get_proc = (cuGetProcAddress_v2_fn)dlsym(h, "cuGetProcAddress_v2"))) {
     printf("{\"error\":\"no driver\"}\n");
@@ -253,9 +289,10 @@ int main(int argc, char **argv)
   for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
   for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
   printf("{\"pid\":%d,\"held\":%llu,\"allocs\":%llu,\"frees\":%llu,\"refused\":%llu,"
-         "\"info_bad\":%llu,\"by_kind\":[%llu,%llu,%llu,%llu]}\n",
+         "\"info_bad\":%llu,\"max_call_us\":%llu,\"by_kind\":[%llu,%llu,%llu,%llu]}\n",
          (int)getpid(), (unsigned long long)held_total, (unsigned long long)allocs,
          (unsigned long long)frees, (unsigned long long)refused, (unsigned long long)info_bad,
+         (unsigned long long)(max_call_ns / 1000),
          (unsigned long long)allocs_by[K_MALLOC], (unsigned long long)allocs_by[K_PITCH],
          (unsigned long long)allocs_by[K_MANAGED], (unsigned long long)allocs_by[K_VMM]);
   fflush(stdout);

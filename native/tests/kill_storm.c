@@ -5,20 +5,22 @@
  * the end. After the last kill it SIGUSR1s the survivors, reads each one's report line (one that
  * gives none within REPORT_S, stuck or gone, counts as hung) and prints one JSON line:
  *
- *   {"kills":200,"killed_allocating":V,"zombies":Z,"survivors":N,"reported":N,"held":BYTES,
- *    "contexts":K,"max_call_us":US,"allocs":A,"refused":R,"info_bad":I,"hung":0}
+ *   {"kills":200,"killed_allocating":V,"zombies":Z,"survivors":N,"observers":O,"reported":N,
+ *    "held":BYTES,"contexts":K,"max_call_us":US,"allocs":A,"refused":R,"info_bad":I,"hung":0}
  *
  * killed_allocating: victims with more than --threads threads when killed, so with their
  * allocating threads running, not still starting (a real driver's own threads count too);
  * zombies: victims seen as 'Z' in /proc/<pid>/stat; held, allocs, refused, info_bad: the
  * survivors' sums; contexts: survivors that got one; max_call_us: the longest one driver call
- * took in any survivor. Then it keeps everything as it is (survivors holding, zombies unreaped)
- * for the caller to read the accounting, until SIGTERM or EOF on stdin (`docker exec -i` keeps
+ * took in any survivor (observers: the first --observers workers, never killed, so they live
+ * through every kill and their longest call covers the whole storm). Then it keeps everything
+ * as it is (survivors holding, zombies unreaped) for the caller to read the accounting, until
+ * SIGTERM or EOF on stdin (`docker exec -i` keeps
  * stdin open), SIGTERMs the survivors, waits for them, reaps the zombies and exits 0. It never
  * calls CUDA itself. Errors: one line on stderr, exit 1.
  *
- *   kill-storm --storm PATH [--workers 6] [--threads 2] [--kills 200] [--zombie-every 3]
- *              [--seed 1] [--max-block 1m] [--pace-us 200] [--gap-ms 5-30]
+ *   kill-storm --storm PATH [--workers 6] [--observers 0] [--threads 2] [--kills 200]
+ *              [--zombie-every 3] [--seed 1] [--max-block 1m] [--pace-us 200] [--gap-ms 5-30]
  *   (--zombie-every 0: every victim is reaped at once; --gap-ms also takes one number) */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +46,7 @@
 
 struct options {
   const char *storm, *max_block;
-  long workers, threads, kills, zombie_every, pace_us, gap_lo, gap_hi;
+  long workers, observers, threads, kills, zombie_every, pace_us, gap_lo, gap_hi;
   unsigned seed;
 };
 
@@ -126,23 +128,24 @@ static void gap_range(const char *v, long *lo, long *hi)
   }
 }
 
-static const char *const flags[] = {"--storm", "--workers", "--threads", "--kills", "--zombie-every",
-                                    "--seed", "--pace-us", "--max-block", "--gap-ms"};
+static const char *const flags[] = {"--storm", "--workers", "--observers", "--threads", "--kills",
+                                    "--zombie-every", "--seed", "--pace-us", "--max-block", "--gap-ms"};
 
 static void parse(int argc, char **argv, struct options *o)
 {
-  *o = (struct options){NULL, "1m", 6, 2, 200, 3, 200, 5, 30, 1};
+  *o = (struct options){NULL, "1m", 6, 0, 2, 200, 3, 200, 5, 30, 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     size_t f = 0;
     while (f < sizeof flags / sizeof *flags && strcmp(a, flags[f])) f++;
     if (f == sizeof flags / sizeof *flags)
-      fail("kill-storm: unknown option %s (accepted: --storm PATH, --workers, --threads, --kills, "
+      fail("kill-storm: unknown option %s (accepted: --storm PATH, --workers, --observers, --threads, --kills, "
            "--zombie-every, --seed, --pace-us, --max-block SIZE, --gap-ms MIN-MAX)\n", a);
     if (i + 1 >= argc) fail("kill-storm: %s needs a value\n", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--storm")) o->storm = v;
     else if (!strcmp(a, "--workers")) o->workers = whole(a, v, 1, MAX_WORKERS);
+    else if (!strcmp(a, "--observers")) o->observers = whole(a, v, 0, MAX_WORKERS);
     else if (!strcmp(a, "--threads")) o->threads = whole(a, v, 1, 64);
     else if (!strcmp(a, "--kills")) o->kills = whole(a, v, 0, 100000);
     else if (!strcmp(a, "--zombie-every")) o->zombie_every = whole(a, v, 0, 100000);
@@ -158,6 +161,7 @@ static void parse(int argc, char **argv, struct options *o)
     }
   }
   if (!o->storm) fail("kill-storm: --storm PATH (the storm program to run) is required\n");
+  if (o->observers >= o->workers) fail("kill-storm: --observers %ld leaves no worker to kill (fewer than --workers %ld)\n", o->observers, o->workers);
   if (access(o->storm, X_OK)) fail("kill-storm: --storm %s: %s\n", o->storm, strerror(errno));
 }
 
@@ -355,7 +359,8 @@ int main(int argc, char **argv)
 
   for (long k = 0; k < o.kills; k++) {
     sleep_ms(o.gap_lo + (long)(next(&rng) % (uint32_t)(o.gap_hi - o.gap_lo + 1)));
-    struct worker *w = &workers[next(&rng) % (uint32_t)n_workers];
+    /* the first --observers workers are never killed: they live through the whole storm */
+    struct worker *w = &workers[o.observers + (long)(next(&rng) % (uint32_t)(n_workers - o.observers))];
     pid_t victim = w->pid;
     long threads = 0;
     stat_of(victim, &threads);
@@ -385,10 +390,10 @@ int main(int argc, char **argv)
     unsigned long long c = field(line, "max_call_us");
     if (c > max_call) max_call = c;
   }
-  printf("{\"kills\":%ld,\"killed_allocating\":%ld,\"zombies\":%ld,\"survivors\":%ld,"
+  printf("{\"kills\":%ld,\"killed_allocating\":%ld,\"zombies\":%ld,\"survivors\":%ld,\"observers\":%ld,"
          "\"reported\":%ld,\"held\":%llu,\"contexts\":%ld,\"max_call_us\":%llu,\"allocs\":%llu,"
          "\"refused\":%llu,\"info_bad\":%llu,\"hung\":%ld}\n",
-         o.kills, killed_allocating, zombie_seen, n_workers, reported, held, contexts, max_call, allocs,
+         o.kills, killed_allocating, zombie_seen, n_workers, o.observers, reported, held, contexts, max_call, allocs,
          refused, info_bad, n_workers - reported);
   fflush(stdout);
 

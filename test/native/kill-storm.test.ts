@@ -59,7 +59,7 @@ t.test('200 SIGKILLs of allocating processes, zombies among them, leave the acco
   });
 
   const began = Date.now();
-  const run = startKillStorm(['--workers', '6', '--threads', '2', '--kills', String(kills),
+  const run = startKillStorm(['--workers', '8', '--observers', '2', '--threads', '2', '--kills', String(kills),
     '--zombie-every', '3', '--seed', '1', '--max-block', '1m', '--pace-us', '200', '--gap-ms', '5-30'],
   env, 20_000);
   t.teardown(() => { run.child.kill('SIGKILL'); }); // its workers die with it (PR_SET_PDEATHSIG)
@@ -79,6 +79,7 @@ t.test('200 SIGKILLs of allocating processes, zombies among them, leave the acco
   t.ok(r.contexts >= 1 && r.allocs > 100,
     `the survivors did allocate (${r.contexts} with a context, ${r.allocs} allocations, ${r.refused} refused)`);
   t.equal(r.info_bad, 0, 'cuMemGetInfo never said free > total');
+  t.equal(r.observers, 2, 'two workers were never killed: they allocated through every kill');
   t.ok(r.max_call_us < 100_000,
     `no survivor blocked over 100 ms in a driver call (longest ${(r.max_call_us / 1000).toFixed(1)} ms)`);
 
@@ -127,6 +128,7 @@ t.test('kill-storm refuses bad arguments with one line naming what is accepted',
     [['--gap-ms', '30-5'], /--gap-ms "30-5": use MIN-MAX or N milliseconds, from 0 to 60000, MIN not above MAX/],
     [['--max-block', '1x'], /--max-block: .*use a number with an optional unit/],
     [['--kill', '3'], /unknown option --kill \(accepted: --storm PATH, --workers/],
+    [['--workers', '2', '--observers', '2'], /--observers 2 leaves no worker to kill/],
   ];
   for (const [args, message] of cases) {
     const r = spawnSync(program('kill-storm'), ['--storm', program('storm'), ...args], { encoding: 'utf8' });

@@ -26,7 +26,7 @@ fi
 
 # allocators, the storm of the faults test, and what a container can do to its own region
 PROGRAMS=("$BUILD/tests/alloc-until-oom" "$BUILD/tests/alloc-until-oom-linked" "$BUILD/tests/storm"
-          "$BUILD/tests/region-scribble")
+          "$BUILD/tests/kill-storm" "$BUILD/tests/region-scribble")
 FAKE_CUDA=$BUILD/fake/libcuda.so.1
 INTERPOSER=$BUILD/libgpumem.so
 for f in "${PROGRAMS[@]}" "$FAKE_CUDA" "$INTERPOSER"; do

@@ -4,7 +4,7 @@
  * requests are decided one at a time (Node's one thread), which also serialises anything
  * host-wide a decision writes.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constant, hostGpus, type HostGpu } from '../ffi/native.js';
@@ -91,6 +91,23 @@ const inodeOf = (path: string): number | null => {
   }
 };
 
+/** Does the pid file name a live process other than this one (an agent started since)? */
+function otherAgent(pidfile: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidfile, 'utf8').trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** How often the agent checks that its socket is still there (the state root wiped). */
 const SOCKET_CHECK_MS = 1000;
 
@@ -116,11 +133,15 @@ export async function startAgent(opts: AgentOptions): Promise<Server> {
   // or every start would pay a Node start. A socket that is another agent's is left to it.
   let relistening = false;
   const watch = setInterval(() => {
+    if (relistening) return;
     const now = inodeOf(opts.socket);
-    if (now === inode || relistening) return;
+    if (now === inode) return;
     if (now !== null) {
-      log().warn({ socket: opts.socket }, 'another agent took over the socket: this one stops');
-      process.exit(0);
+      if (otherAgent(opts.pidfile)) {
+        log().warn({ socket: opts.socket }, 'another agent took over the socket: this one stops');
+        process.exit(0);
+      }
+      rmSync(opts.socket, { force: true }); // no agent's: a leftover in the way
     }
     server.close();
     server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));

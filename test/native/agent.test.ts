@@ -162,7 +162,8 @@ t.test('an agent whose state root is wiped under it listens again, and decides t
   const pid = readFileSync(a.pidfile, 'utf8');
   removeTree(a.state); // as rm -rf /run/gpumem would
   for (let i = 0; i < 60 && !existsSync(a.socket); i++) await sleep(100);
-  t.ok(existsSync(a.socket), 'the socket is back within a few seconds');
+  const log = existsSync(join(a.dir, 'gpumem.log')) ? readFileSync(join(a.dir, 'gpumem.log'), 'utf8') : '(no log)';
+  t.ok(existsSync(a.socket), 'the socket is back within a few seconds', { log, stderr: a.stderr(), alive: a.child.exitCode === null });
   t.equal(readFileSync(a.pidfile, 'utf8'), pid, 'with the pid file naming the same agent');
   const b = bundle(a.dir, 'b-wiped', { 'gpumem.io/limit': '1g' });
   t.equal(ask(a.socket, ['create', '--bundle', b, 'c-wiped']).status, 0, 'a create is decided');

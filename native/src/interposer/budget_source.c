@@ -3,6 +3,7 @@
  * caller's choosing with a config or GPUMEM_LIMIT* in it, else none. */
 #include "budget_source.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -12,6 +13,16 @@
 #include "say.h"
 #include "standalone_dir.h"
 #include "state_dir.h"
+
+/* Is there a directory where the host mounts a container's config? open(), not stat(): the
+ * stat family carries GLIBC_2.33 versions on the build machine, newer than the oldest images. */
+static int host_config_dir_mounted(void)
+{
+  int fd = open(GPUMEM_STATE_ROOT "/" GPUMEM_CONFIG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  close(fd);
+  return 1;
+}
 
 void budget_source_find(struct budget_source *s)
 {
@@ -23,8 +34,7 @@ void budget_source_find(struct budget_source *s)
   snprintf(s->state, sizeof s->state, "%s", GPUMEM_STATE_ROOT);
   snprintf(s->config_path, sizeof s->config_path, "%s" STATE_CONFIG, s->state);
   int rc = gpumem_config_load(s->config_path, &s->cfg, err, sizeof err);
-  struct stat st;
-  if (rc == 1 && lstat(GPUMEM_STATE_ROOT "/" GPUMEM_CONFIG_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (rc == 1 && host_config_dir_mounted()) {
     /* The host mounted this container's config directory and the file in it is gone (the
      * host's state wiped under a running container): never unlimited, refuse everything. On a
      * host the directory never exists: no container may be called "config". */

@@ -33,13 +33,16 @@ async function startAgent(t: { teardown: (f: () => void) => void }, dir = mkdtem
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let out = '';
   child.stderr?.on('data', (d) => (err += d));
+  child.stdout?.on('data', (d) => (out += d));
   t.teardown(() => {
     child.kill('SIGKILL');
     removeTree(dir);
   });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
-  if (!existsSync(socket)) throw new Error(`the agent did not start: ${err}`);
+  // Ready once it says so (the socket appears a moment before its mode is set).
+  for (let i = 0; i < 200 && !out.includes('listening on'); i++) await sleep(50);
+  if (!out.includes('listening on')) throw new Error(`the agent did not start: ${err}`);
   return { dir, socket, pidfile, state, child, stderr: () => err };
 }
 

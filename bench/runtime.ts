@@ -1,6 +1,6 @@
 /** Container start to exit through plain runc vs gpumem-runtime (a container without a limit, and one with). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot } from '../lib/paths.js';
 import { paired, type Paired, type Progress } from './paired.js';
@@ -43,8 +43,11 @@ export function installScratch(): string {
 
 let seq = 0;
 /** create, start, wait for exit, delete: what containerd asks of the runtime for one `docker run`. */
-function lifecycleMs(runtime: string, dir: string): number {
+function lifecycleMs(runtime: string, dir: string, spec: string): number {
   const id = `gpumem-bench-${process.pid}-${seq++}`;
+  // A fresh spec for every container, as containerd writes one: gpumem's create edits it (its
+  // mounts in a reused spec would be refused as volumes over its own places).
+  writeFileSync(join(dir, 'config.json'), spec);
   const root = join(WORK, 'runc-root');
   // The container inherits create's stdio: give it none, or reading create's output waits for the container.
   const run = (...args: string[]): string =>
@@ -61,5 +64,7 @@ export function benchRuntime(runtime: string, limited: boolean, rounds: number, 
   mkdirSync(WORK, { recursive: true });
   const plain = bundle('plain', {});
   const candidate = limited ? bundle('limited', { 'gpumem.io/limit': '1g' }) : plain;
-  return paired(rounds, () => lifecycleMs('runc', plain), () => lifecycleMs(runtime, candidate), progress);
+  const specOf = (dir: string): string => readFileSync(join(dir, 'config.json'), 'utf8');
+  const [plainSpec, candidateSpec] = [specOf(plain), specOf(candidate)];
+  return paired(rounds, () => lifecycleMs('runc', plain, plainSpec), () => lifecycleMs(runtime, candidate, candidateSpec), progress);
 }

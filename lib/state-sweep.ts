@@ -3,10 +3,10 @@
  * a runc that never ran its cleanup, or a dockerd restart can leave under the state root. Run at
  * each decision (and when the agent starts), so leftovers last until the next limited start.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { reservedNames, stateRoot } from './layout.js';
-import { removeStateDir, stateDir, validContainerId } from './state.js';
+import { removeStateDir, stateDir } from './state.js';
+import { limitedContainers } from './state-lookup.js';
 import { readHostRecord, type HostRecord } from './truth/host-record.js';
 import { log } from './log.js';
 
@@ -47,9 +47,8 @@ function exists(path: string): boolean {
   }
 }
 
-/** Looks at one directory of the state root; null for what is not a container's state. */
+/** Looks at one container's state directory; null when it is gone meanwhile. */
 function entryOf(name: string, now: number): StateEntry | null {
-  if (reservedNames().includes(name) || !validContainerId(name)) return null;
   const dir = stateDir(name);
   const st = lstatOrNull(dir.root);
   if (!st?.isDirectory()) return null;
@@ -62,7 +61,7 @@ function entryOf(name: string, now: number): StateEntry | null {
   };
 }
 
-/** Why the state named so is a leftover of a container that no longer exists, or null. */
+/** Why the state of `name` (one of limitedContainers()) is a leftover of a container that no longer exists, or null. */
 export function leftoverState(name: string, now = Date.now()): string | null {
   const entry = entryOf(name, now);
   return entry && leftoverReason(entry);
@@ -70,14 +69,8 @@ export function leftoverState(name: string, now = Date.now()): string | null {
 
 /** Removes every leftover; returns their ids. Never throws: a sweep must not fail a start. */
 export function sweepLeftoverState(now = Date.now()): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(stateRoot());
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const name of names) {
+  for (const name of limitedContainers()) {
     try {
       const why = leftoverState(name, now);
       if (!why) continue;

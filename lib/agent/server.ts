@@ -118,9 +118,11 @@ export async function startAgent(opts: AgentOptions): Promise<Server> {
     unlinkSync(opts.socket); // a dead agent's
   }
   // Before the socket appears: whoever sees the socket finds the pid.
-  writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false });
+  const writePid = (): void => writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false });
+  writePid();
   const inventory = cachedInventory();
-  let server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
+  const newServer = (): Server => createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
+  let server = newServer();
   let inode: number;
   try {
     inode = await listenRootOnly(server, opts.socket);
@@ -144,9 +146,9 @@ export async function startAgent(opts: AgentOptions): Promise<Server> {
       rmSync(opts.socket, { force: true }); // no agent's: a leftover in the way
     }
     server.close();
-    server = createServer({ allowHalfOpen: true }, (s) => handle(s, inventory));
+    server = newServer();
     relistening = true;
-    listenRootOnly(server, opts.socket, () => writeFileAtomic(opts.pidfile, `${process.pid}\n`, 0o644, { durable: false })).then(
+    listenRootOnly(server, opts.socket, writePid).then(
       (ino) => {
         inode = ino;
         relistening = false;

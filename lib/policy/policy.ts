@@ -72,11 +72,12 @@ export function parsePolicy(text: string, file: string): Policy {
     out[key] = fieldValue(file, f, v);
   }
   const p = out as unknown as Policy;
-  if (p.defaultLimit && p.maxLimit && 'bytes' in p.defaultLimit && 'bytes' in p.maxLimit && p.defaultLimit.bytes > p.maxLimit.bytes) {
-    throw new PolicyError(`gpumem: policy ${file}: defaultLimit ${quote((data as Record<string, string>).defaultLimit!)} is larger than maxLimit ${quote((data as Record<string, string>).maxLimit!)}`);
-  }
-  if (p.defaultLimit && p.maxLimit && 'percent' in p.defaultLimit && 'percent' in p.maxLimit && p.defaultLimit.percent > p.maxLimit.percent) {
-    throw new PolicyError(`gpumem: policy ${file}: defaultLimit ${quote((data as Record<string, string>).defaultLimit!)} is larger than maxLimit ${quote((data as Record<string, string>).maxLimit!)}`);
+  // Comparable without knowing the GPU only in the same unit; a size against a percent waits for the GPU.
+  const [d, m] = [p.defaultLimit, p.maxLimit];
+  const larger = d && m && ('bytes' in d && 'bytes' in m ? d.bytes > m.bytes : 'percent' in d && 'percent' in m && d.percent > m.percent);
+  if (larger) {
+    const given = data as Record<string, string>;
+    throw new PolicyError(`gpumem: policy ${file}: defaultLimit ${quote(given.defaultLimit!)} is larger than maxLimit ${quote(given.maxLimit!)}`);
   }
   return p;
 }

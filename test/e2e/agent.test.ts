@@ -9,13 +9,13 @@ import {
   stateEntries,
 } from './lib/docker.js'
 import { AGENT_PID, AGENT_SOCKET, INSIDE, RUN_DIR } from './lib/paths.js'
+import { alive } from './lib/faults.js'
 
 /** where the engine's containerd keeps a container's bundle (test/e2e/engine/engine.sh's exec root) */
 const bundleSpec = (id: string): string =>
   join(RUN_DIR, 'exec', 'containerd', 'daemon', 'io.containerd.runtime.v2.task', 'moby', id, 'config.json')
 
 const agentPid = (): number => Number(readFileSync(AGENT_PID, 'utf8').trim())
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 
 if (await engineReady(t)) {
   const gpumem = installForFile(t)

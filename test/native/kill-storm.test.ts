@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { MiB, accountingUsage, envFor, makeStateDir, program } from './fixtures/native.js';
+import { MiB, accountingUsage, envFor, makeStateDir, program, sharedDevice } from './fixtures/native.js';
 
 const budget = 128 * MiB;
 const contextMem = 2 * MiB; // small next to the budget, so most new processes find room for one
@@ -89,8 +89,7 @@ t.test('200 SIGKILLs of allocating processes, zombies among them, leave the acco
   t.same(await settledUsage(state.accounting, { used: [expected], live: r.survivors }, 3000),
     { used: [expected], live: r.survivors },
     'the region equals what the survivors hold, and only they are live in it');
-  const device = JSON.parse(spawnSync(program('storm'), ['--read-shared', shared], { encoding: 'utf8' }).stdout) as
-    { peak: number; live_total: number };
+  const device = sharedDevice(shared);
   t.equal(device.live_total, expected, 'the fake device holds exactly what the region says');
   t.ok(device.peak <= budget, `the device never held more than the budget (peak ${device.peak / MiB} MiB of ${budget / MiB})`);
   t.ok(device.peak > budget / 2, 'and the storm did push against it');

@@ -2,26 +2,12 @@
 // cleaned up) goes at the next limited start; the state of live or just-created ones stays.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, HOST } from './fixtures/create.js';
+import { createMany, setup, HOST } from './fixtures/create.js';
 import { mountsUnder } from './fixtures/remove-tree.js';
 
-// The create step in a fresh Node, once per id, with the lower runtime's --root as containerd gives it.
-function createAll(state: string, runs: { id: string; bundle: string; root?: string }[]): { id: string; ok: boolean; message?: string }[] {
-  const code = `import { hostGpus } from './dist/lib/ffi/native.js';
-    import { create } from './dist/lib/runtime/create.js';
-    for (const { id, bundle, root } of JSON.parse(process.argv[1])) {
-      const o = create([...(root ? ['--root', root] : []), '--log', bundle + '/runc-log.json', 'create', '--bundle', bundle, id], process.cwd(), hostGpus);
-      console.log(JSON.stringify({ id, ok: o.ok, message: o.ok ? undefined : o.message }));
-    }`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(runs)], {
-    env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', GPUMEM_STATE_ROOT: state, GPUMEM_LOG_FILE: join(state, '..', 'gpumem.log'), ...HOST },
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`the create step crashed: ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-}
+const createAll = (state: string, runs: { id: string; bundle: string; root?: string }[]) => createMany(state, runs, HOST);
 
 // One bundle per container: the create step edits the spec it is given.
 function bundleOf(c: { bundle: string }, id: string): string {
@@ -78,7 +64,7 @@ t.test('a state directory left without its host record (a crash half-way) goes o
   const c = setup(t, { 'gpumem.io/limit': '1g' }, []);
   createAll(c.state, [{ id: 'half', bundle: bundleOf(c, 'half'), root: c.state }]);
   const record = join(c.state, 'half', 'host.json');
-  spawnSync('rm', [record]);
+  rmSync(record);
   const old = new Date(Date.now() - 60_000);
   utimesSync(join(c.state, 'half'), old, old);
   createAll(c.state, [{ id: 'next', bundle: bundleOf(c, 'next'), root: c.state }]); // root: the state root itself holds an entry named "next"

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { MiB, accountingUsage, envFor, makeStateDir, program, runJson } from './fixtures/native.js';
+import { MiB, accountingUsage, envFor, makeStateDir, program, runJson, sharedDevice } from './fixtures/native.js';
 
 const budget = 128 * MiB;
 const contextMem = 8 * MiB;
@@ -78,8 +78,7 @@ t.test('a storm of allocations with random SIGKILLs leaves the accounting exact 
   t.equal(nvml.devices[0]!.used, expected, 'NVML: the use is exactly what the survivors hold');
   t.same(accountingUsage(state.accounting), { used: [expected], live: ok.length },
     'the region equals what is still allocated (dead processes hold nothing)');
-  const device = JSON.parse(spawnSync(program('storm'), ['--read-shared', shared], { encoding: 'utf8' }).stdout) as
-    { peak: number; live_total: number };
+  const device = sharedDevice(shared);
   t.equal(device.live_total, expected, 'the fake device holds exactly what the region says');
   t.ok(device.peak <= budget, `the device never held more than the budget (peak ${device.peak / MiB} MiB of ${budget / MiB})`);
   t.ok(device.peak > budget / 2, 'and the storm did push against it');

@@ -1,9 +1,11 @@
 // Faults for the end-to-end tests: processes found by their command line and killed, the private
 // dockerd killed and started again as an init system would, the state root wiped as by a reboot.
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { DAEMON_JSON, DOCKERD_PIDFILE, ENGINE_SH, GPUMEM_RUN } from './paths.js'
 import { run, show } from './docker.js'
+import { mountsUnder, removeTree } from '../../native/fixtures/remove-tree.js'
+
+export { mountsUnder }
 
 /** pids whose argv satisfies `match` */
 export const pidsOf = (match: (argv: string[]) => boolean): number[] => {
@@ -35,7 +37,7 @@ export const killAll = (pids: number[]): number[] =>
     }
   })
 
-const alive = (pid: number): boolean => {
+export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
     return true
@@ -79,16 +81,9 @@ export const setLiveRestore = async (on: boolean): Promise<void> => {
   }
 }
 
-/** mount points at or below dir on the host */
-export const mountsUnder = (dir: string): string[] =>
-  readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map(l => l.split(' ')[4] ?? '')
-    .filter(m => m === dir || m.startsWith(`${dir}/`))
 
 /** /run/gpumem as after a reboot: nothing mounted there, nothing in it */
-export const wipeStateRoot = (): void => {
-  for (const m of mountsUnder(GPUMEM_RUN).sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m])
-  rmSync(GPUMEM_RUN, { recursive: true, force: true })
-}
+export const wipeStateRoot = (): void => removeTree(GPUMEM_RUN)
 
 /** container directories under the state root (the agent's socket and pid file aside) */
 export const stateDirs = (): string[] =>

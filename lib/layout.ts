@@ -8,6 +8,10 @@ export const stateRoot = (): string => process.env.GPUMEM_STATE_ROOT ?? constant
 /** The agent's unix socket and pid file, beside the containers' directories. */
 export const agentSocket = (): string => join(stateRoot(), constant('agent_socket_name'));
 export const agentPidfile = (): string => join(stateRoot(), constant('agent_pidfile_name'));
+/** The host's GPUs as NVML listed them this boot (lib/gpu/inventory.ts). */
+export const inventoryFile = (): string => join(stateRoot(), constant('inventory_file'));
+/** Held while an admission decision reads the ledger and writes its entry. */
+export const ledgerLock = (): string => join(stateRoot(), constant('ledger_lock'));
 
 /**
  * Names under the state root that are gpumem's own, never a container's. Also the names of the
@@ -16,6 +20,7 @@ export const agentPidfile = (): string => join(stateRoot(), constant('agent_pidf
  */
 export const reservedNames = (): string[] => [
   constant('agent_socket_name'), constant('agent_pidfile_name'), constant('config_dir'), constant('shared_dir'),
+  constant('inventory_file'), constant('ledger_lock'),
 ];
 
 /** A container's state, relative to its directory on the host and to the state root inside. */

@@ -1,16 +1,39 @@
-/** Decision log for the shim and hook: JSON lines (pino) in /var/log/gpumem.log, never in a container's way. */
+/**
+ * Decision log for the shim, the agent and the CLI: JSON lines (pino), never in a container's way.
+ * Where and how much: GPUMEM_LOG_FILE / GPUMEM_LOG_LEVEL, else the host policy's logFile and
+ * logLevel (applied at each decision, so a changed policy needs no restart), else
+ * /var/log/gpumem.log at info.
+ */
 import { pino, type Logger } from 'pino';
 
-export const logFile = (): string => process.env.GPUMEM_LOG_FILE ?? '/var/log/gpumem.log';
+const DEFAULT_FILE = '/var/log/gpumem.log';
+const DEFAULT_LEVEL = 'info';
 
+let wanted = { file: DEFAULT_FILE, level: DEFAULT_LEVEL };
 let logger: Logger | undefined;
+let made: { file: string; level: string } | undefined;
+let destination: { destroy: () => void } | undefined;
+
+export const logFile = (): string => process.env.GPUMEM_LOG_FILE ?? wanted.file;
+const logLevel = (): string => process.env.GPUMEM_LOG_LEVEL ?? wanted.level;
+
+/** The policy's choice; the environment still wins. */
+export function configureLog(opts: { file: string; level: string }): void {
+  wanted = opts;
+}
 
 export function log(): Logger {
-  if (logger) return logger;
-  const level = process.env.GPUMEM_LOG_LEVEL ?? 'info';
+  const file = logFile();
+  const level = logLevel();
+  if (logger && made?.file === file && made.level === level) return logger;
+  made = { file, level };
+  destination?.destroy(); // a long-lived agent whose policy moved the log keeps no old descriptor
+  destination = undefined;
   try {
     // Synchronous: the shim and hook are short-lived and exit right after they decide.
-    logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: logFile(), sync: true, mkdir: true }));
+    const dest = pino.destination({ dest: file, sync: true, mkdir: true });
+    destination = dest;
+    logger = pino({ level, base: { pid: process.pid } }, dest);
   } catch {
     // A host without a writable log must still start containers.
     logger = pino({ enabled: false });

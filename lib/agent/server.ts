@@ -7,9 +7,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { constant, hostGpus, type HostGpu } from '../ffi/native.js';
+import { constant } from '../ffi/native.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { create } from '../runtime/create.js';
+import { bootInventory, create, type GpuInventory } from '../runtime/create.js';
 import { removeStateDir, stateDir } from '../state.js';
 import { sweepLeftoverState } from '../state-sweep.js';
 import { log } from '../log.js';
@@ -32,13 +32,13 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-/** GPUs do not change while the host runs (MIG reconfiguration aside): asked once, when first needed. */
-function cachedInventory(): () => readonly HostGpu[] {
-  let gpus: HostGpu[] | undefined;
-  return () => (gpus ??= hostGpus());
+/** GPUs do not change while the host runs (MIG reconfiguration aside): the boot's inventory, kept in memory once read. */
+function cachedInventory(): GpuInventory {
+  let inv: ReturnType<GpuInventory['current']>;
+  return { current: () => (inv ??= bootInventory.current()), refresh: () => (inv = bootInventory.refresh()) };
 }
 
-function handle(socket: Socket, inventory: () => readonly HostGpu[]): void {
+function handle(socket: Socket, inventory: GpuInventory): void {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => {}); // a client that vanished; 'close' follows

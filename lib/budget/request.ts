@@ -13,6 +13,8 @@ export interface LimitRequest {
   all?: Limit;
   /** `gpumem.io/limit.<i>` / `GPUMEM_LIMIT_<i>`: for the container's GPU number i. */
   perGpu: Map<number, Limit>;
+  /** `gpumem.io/limit.<GPU-UUID>` (or a MIG device's UUID), keyed by the UUID as NVML writes it. */
+  byUuid?: Map<string, Limit>;
 }
 
 /** Bad input from the container's spec; the message is the one line `docker run` shows. */
@@ -27,7 +29,7 @@ const ANNOTATION_LIMIT = 'gpumem.io/limit';
 export const ACCEPTED_VALUES =
   'a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%';
 /** The annotation keys gpumem reads, as its messages name them. */
-export const acceptedKeys = (): string => `${ANNOTATION_LIMIT} or ${ANNOTATION_LIMIT}.<GPU index 0-${maxGpus() - 1}>`;
+export const acceptedKeys = (): string => `${ANNOTATION_LIMIT}, ${ANNOTATION_LIMIT}.<GPU index 0-${maxGpus() - 1}> or ${ANNOTATION_LIMIT}.<GPU-UUID or MIG-UUID>`;
 
 /** A message from the C grammar becomes the one line `docker run` shows. */
 export function limitError(e: unknown): unknown {
@@ -61,8 +63,20 @@ function perGpuIndex(key: string): number | undefined {
   return key.startsWith(ANNOTATION_LIMIT + '.') ? gpuIndex(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
 }
 
+/** A GPU's or MIG device's UUID as NVML writes it (8-4-4-4-12 hex), the prefix upper case and the hex lower case; else undefined. */
+export function canonicalUuid(text: string): string | undefined {
+  const m = /^(GPU|MIG)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(text);
+  return m ? `${(m[1] as string).toUpperCase()}-${(m[2] as string).toLowerCase()}` : undefined;
+}
+
+/** The UUID of a `gpumem.io/limit.<UUID>` key, or undefined. */
+function perGpuUuid(key: string): string | undefined {
+  return key.startsWith(ANNOTATION_LIMIT + '.') ? canonicalUuid(key.slice(ANNOTATION_LIMIT.length + 1)) : undefined;
+}
+
 /** Is this one of the annotation keys gpumem reads? */
-export const isLimitAnnotation = (key: string): boolean => key === ANNOTATION_LIMIT || perGpuIndex(key) !== undefined;
+export const isLimitAnnotation = (key: string): boolean =>
+  key === ANNOTATION_LIMIT || perGpuIndex(key) !== undefined || perGpuUuid(key) !== undefined;
 
 function fromAnnotations(annotations: Record<string, string>): LimitRequest | undefined {
   const keys = Object.keys(annotations).filter((k) => k.startsWith(ANNOTATION_PREFIX)).sort();
@@ -73,6 +87,13 @@ function fromAnnotations(annotations: Record<string, string>): LimitRequest | un
     const what = `annotation ${quoteName(key)}`;
     if (key === ANNOTATION_LIMIT) {
       req.all = parseLimit(what, value);
+      continue;
+    }
+    const uuid = perGpuUuid(key);
+    if (uuid !== undefined) {
+      req.byUuid ??= new Map();
+      if (req.byUuid.has(uuid)) throw new LimitError(`gpumem: annotation ${quoteName(key)} names GPU ${uuid} a second time (UUIDs are the same in any case); give one`);
+      req.byUuid.set(uuid, parseLimit(what, value));
       continue;
     }
     const i = perGpuIndex(key);

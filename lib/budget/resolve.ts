@@ -7,13 +7,13 @@ import { LimitError, limitError, type Limit, type LimitRequest } from './request
 export type GpuSizes = ReadonlyMap<number, number> | undefined;
 
 /** A percent as written, from its exact ratio (num/den, den a power of ten): 1e-11 reads 0.00000000001. */
-function percentText(num: bigint, den: bigint): string {
+export function percentText(num: bigint, den: bigint): string {
   const decimals = den.toString().length - 1;
   const digits = num.toString().padStart(decimals + 1, '0');
   return decimals === 0 ? digits : `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
 }
 
-function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: number | undefined): bigint {
+export function bytesOf(what: string, limit: Limit, gpu: number | undefined, gpuBytes: number | undefined): bigint {
   if ('bytes' in limit) {
     if (gpuBytes !== undefined && limit.bytes > BigInt(gpuBytes)) {
       throw new LimitError(`gpumem: ${what} asks for ${limit.bytes} bytes, more than the GPU's ${gpuBytes}`);

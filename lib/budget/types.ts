@@ -11,4 +11,6 @@ export type Limit = { bytes: bigint } | { percent: number; num: bigint; den: big
 export interface InterposerConfig {
   all?: bigint;
   perGpu: Map<number, bigint>;
+  /** `uuids[i]`: the container's GPU i is the device with this UUID (the interposer matches devices by it). */
+  uuids?: Map<number, string>;
 }

@@ -12,14 +12,4 @@ export function formatTable(headers: readonly string[], rows: readonly Row[]): s
 
 export const formatJsonLines = (rows: readonly unknown[]): string => rows.map((r) => JSON.stringify(r) + '\n').join('');
 
-/** Bytes as docker prints sizes: 64MiB, 8GiB, 1.5GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(2).replace(/\.?0+$/, '')}${units[u]}`;
-}
+export { formatBytes } from '../bytes.js';

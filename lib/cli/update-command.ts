@@ -4,6 +4,12 @@ import { accountingGeneration, maxGpus, parseLimit, quote, readBudgets } from '.
 import { ACCEPTED_VALUES, limitError } from '../budget/request.js';
 import { resolveContainer } from '../state-lookup.js';
 import { applyAll, type Change } from './update-apply.js';
+import { admit, type LedgerEntry } from '../budget/admission.js';
+import type { GpuBudget } from '../budget/plan.js';
+import { hostInventory } from '../gpu/inventory.js';
+import { admitting, ledgerEntries } from '../ledger.js';
+import { loadPolicy, policyFile } from '../policy/load.js';
+import { readHostRecord, rewriteHostRecord } from '../truth/host-record.js';
 import { log } from '../log.js';
 
 /** What update takes: the annotations' sizes; a percent needs the GPUs' sizes, which a running container's state does not keep. */
@@ -29,7 +35,11 @@ function planChange(id: string, dir: Change['dir'], all: bigint | undefined, per
     const before = readBudgets(dir.configFile);
     accountingGeneration(dir.accountingFile); // the region is checked as the bump will find it
     const nextAll = all ?? before.all;
-    const after = { ...(nextAll === undefined ? {} : { all: nextAll }), perGpu: new Map([...before.perGpu, ...perGpu]) };
+    const after = {
+      ...(nextAll === undefined ? {} : { all: nextAll }),
+      perGpu: new Map([...before.perGpu, ...perGpu]),
+      ...(before.uuids ? { uuids: before.uuids } : {}),
+    };
     return { id, dir, before, after };
   } catch (e) {
     throw new Error(`gpumem: ${id.slice(0, 12)}: ${(e as Error).message.replace(/^gpumem: /, '')}; nothing was changed`);
@@ -71,7 +81,11 @@ export function updateCommand(y: Argv): Argv {
           const { id, dir } = await resolveContainer(ref);
           if (!changes.some((c) => c.id === id)) changes.push(planChange(id, dir, all, perGpu));
         }
-        applyAll(changes);
+        admitting(() => {
+          admitChanges(changes);
+          applyAll(changes);
+          for (const c of changes) recordBudgets(c);
+        });
         for (const c of changes) {
           log().info({ container: c.id, outcome: 'updated', limit: c.after.all, perGpu: Object.fromEntries(c.after.perGpu) }, 'budget updated');
           process.stdout.write(c.id + '\n');
@@ -82,4 +96,43 @@ export function updateCommand(y: Argv): Argv {
       }
     },
   );
+}
+
+/** A change's budgets by GPU, for the containers whose GPUs were recorded at create (known by UUID). */
+function budgetsAfter(c: Change): GpuBudget[] {
+  const gpus = readHostRecord(c.dir)?.gpus ?? [];
+  const sizes = new Map((hostInventory()?.gpus ?? []).map((g) => [g.uuid, g.totalBytes]));
+  return gpus.map((g, index) => {
+    const bytes = c.after.perGpu.get(index) ?? c.after.all;
+    return { index, uuid: g.uuid, totalBytes: sizes.get(g.uuid) ?? 0, from: 'gpumem update', ...(bytes === undefined ? {} : { bytes }) };
+  });
+}
+
+/** Through the same admission as a start: each new budget beside every other container's (the changed ones' new ones included). */
+function admitChanges(changes: readonly Change[]): void {
+  const policy = loadPolicy();
+  const changed = new Set(changes.map((c) => c.id));
+  const ledger: LedgerEntry[] = ledgerEntries().filter((e) => !changed.has(e.container));
+  for (const c of changes) {
+    const budgets = budgetsAfter(c);
+    // A GPU whose size the host cannot tell (no NVML now) cannot be judged; its budget was admitted when it started.
+    const judged = budgets.filter((b) => b.totalBytes > 0);
+    try {
+      admit(judged, ledger, policy, policyFile());
+    } catch (e) {
+      throw new Error(`gpumem: ${c.id.slice(0, 12)}: ${(e as Error).message.replace(/^gpumem: /, '').replace('this container asks', 'the update asks')}; nothing was changed`);
+    }
+    for (const b of budgets) if (b.bytes !== undefined) ledger.push({ container: c.id, uuid: b.uuid, bytes: b.bytes });
+  }
+}
+
+/** The host record's ledger entry follows the new budget. */
+function recordBudgets(c: Change): void {
+  const record = readHostRecord(c.dir);
+  if (!record?.gpus) return;
+  const gpus = record.gpus.map((g, i) => {
+    const bytes = c.after.perGpu.get(i) ?? c.after.all;
+    return { uuid: g.uuid, bytes: bytes === undefined ? null : bytes.toString() };
+  });
+  rewriteHostRecord(c.dir, { ...record, gpus });
 }

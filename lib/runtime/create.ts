@@ -5,35 +5,42 @@
  * runs in the agent (fast path) and in-process (no agent).
  */
 import { resolve } from 'node:path';
-import { createAccounting, writeConfig, type HostGpu } from '../ffi/native.js';
+import { createAccounting, writeConfig } from '../ffi/native.js';
 import { envRecord, requests, type LimitRequest } from '../budget/request.js';
 import { checkNamespace } from '../budget/namespace.js';
-import { resolveBudget } from '../budget/resolve.js';
-import { containerGpus } from '../gpu/sizes.js';
+import { planBudget, type GpuBudget, type Plan } from '../budget/plan.js';
+import { admit } from '../budget/admission.js';
+import { containerGpus, looksLikeGpuContainer, type ContainerGpus } from '../gpu/container-gpus.js';
+import { gpuSpecFacts } from '../gpu/spec-facts.js';
+import { hostInventory, refreshInventory, type Inventory } from '../gpu/inventory.js';
+import { loadPolicy, policyFile } from '../policy/load.js';
 import { containerPaths, stateRoot } from '../layout.js';
+import { ledgerEntries, admitting } from '../ledger.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
 import { processEdits } from './process-edits.js';
 import { prepareExec } from './exec.js';
+import { lowerRuntime } from './lower.js';
 import { parseRuntimeArgs } from './runc-args.js';
 import { loadSpec, saveSpec, type Spec } from '../oci/spec.js';
 import { unsafeTarget, type Target } from '../oci/mount-targets.js';
 import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
 import { interposerDir, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
-import { sweepLeftoverState } from '../state-sweep.js';
 import { writeHostRecord } from '../truth/host-record.js';
 import { reportToEngine } from './runc-log.js';
-import { log } from '../log.js';
+import { configureLog, log } from '../log.js';
 
-/** The host's GPUs (NVML); throws when the host has none to ask. The agent caches them. */
-export type GpuInventory = () => readonly HostGpu[];
+/** The host's GPUs (NVML, cached for the boot); undefined when the host has none to ask. The agent keeps it in memory. */
+export type GpuInventory = { current: () => Inventory | undefined; refresh: () => Inventory | undefined };
 
-export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'limit'; request: LimitRequest; shadowed?: LimitRequest }) & {
+export const bootInventory: GpuInventory = { current: hostInventory, refresh: refreshInventory };
+
+export type CreateDecision = ({ action: 'pass'; reason: string } | { action: 'limit'; request?: LimitRequest; shadowed?: LimitRequest }) & {
   /** Near misses of gpumem's keys, for the decision log. */
   warnings: string[];
 };
 
-/** The pure part: which containers gpumem touches, from the spec's annotations and env. Throws LimitError on bad input. */
+/** The pure part: what the container asks of gpumem, from the spec's annotations and env. Throws LimitError on bad input. */
 export function decide(annotations: Record<string, string>, env: Record<string, string>): CreateDecision {
   const warnings = checkNamespace(annotations, env);
   const { request, shadowed } = requests(annotations, env);
@@ -41,30 +48,83 @@ export function decide(annotations: Record<string, string>, env: Record<string, 
   return { action: 'limit', request, ...(shadowed ? { shadowed } : {}), warnings };
 }
 
+/** The engine's name for the container, where the spec carries one (CRI and nerdctl do; Docker does not). */
+function containerName(annotations: Record<string, string>): string | undefined {
+  return annotations['io.kubernetes.cri.container-name'] ?? annotations['nerdctl/name'] ?? undefined;
+}
+
+/** Which GPUs: a name the cached inventory lacks (MIG devices made since) asks NVML again, once. */
+function gpusOf(spec: Spec, env: Record<string, string>, asked: boolean, inventory: GpuInventory): ContainerGpus | 'none' {
+  const facts = gpuSpecFacts(spec, env, lowerRuntime());
+  // A container that asks for a limit means the GPUs its variable names, whatever passes them on.
+  if (asked) facts.visibleApplies = true;
+  if (!looksLikeGpuContainer(facts)) return 'none';
+  try {
+    return containerGpus(facts, inventory.current()?.gpus);
+  } catch (e) {
+    return containerGpus(facts, inventory.refresh()?.gpus);
+  }
+}
+
+const budgetsForLog = (gpus: readonly GpuBudget[]) =>
+  gpus.map((g) => ({ index: g.index, uuid: g.uuid, budget: g.bytes === undefined ? null : Number(g.bytes), from: g.from }));
+
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
-export function prepareBundle(bundle: string, containerId: string, gpus: GpuInventory, runtimeRoot: string | null = null): CreateDecision {
+export function prepareBundle(bundle: string, containerId: string, inventory: GpuInventory = bootInventory, runtimeRoot: string | null = null): CreateDecision {
   const spec = loadSpec(bundle);
   const env = envRecord(spec.process?.env);
-  const decision = decide(spec.annotations ?? {}, env);
-  for (const w of decision.warnings) log().warn({ container: containerId }, w);
-  if (decision.action === 'pass') {
-    log().info({ container: containerId, reason: decision.reason }, 'pass through');
+  const annotations = spec.annotations ?? {};
+  const name = containerName(annotations);
+  const who = { container: containerId, ...(name ? { name } : {}) };
+  const decision = decide(annotations, env);
+  const warnings = [...decision.warnings];
+  const gpus = gpusOf(spec, env, decision.action === 'limit', inventory);
+  if (gpus === 'none' && decision.action === 'pass') {
+    log().info({ ...who, outcome: 'passed', reason: 'sees no GPU and asks for no limit', ...(warnings.length ? { warnings } : {}) }, 'pass through');
     return decision;
   }
-  checkMountTargets(bundle, spec);
-  const visible = containerGpus(env, gpus);
-  const config = resolveBudget(decision.request, visible.sizes, visible.count);
+  // From here on the host policy decides: a broken one refuses, with its own line.
+  const policy = loadPolicy();
+  configureLog({ file: policy.logFile, level: policy.logLevel });
+  const request = decision.action === 'limit' ? decision.request : undefined;
+  const plan = planBudget({ request, gpus: gpus === 'none' ? { kind: 'none' } : gpus, policy, policyFile: policyFile() });
   // Not used, but judged the same way: bad input in gpumem's namespace is refused wherever it is.
-  if (decision.shadowed) resolveBudget(decision.shadowed, visible.sizes, visible.count);
+  if (decision.action === 'limit' && decision.shadowed) {
+    planBudget({ request: decision.shadowed, gpus: gpus === 'none' ? { kind: 'none' } : gpus, policy: { ...policy, envLimit: 'allow' }, policyFile: policyFile() });
+  }
+  if (plan.action === 'pass') {
+    log().info({ ...who, outcome: 'passed', reason: plan.reason, ...(warnings.length ? { warnings } : {}) }, 'pass through');
+    return { action: 'pass', reason: plan.reason, warnings: decision.warnings };
+  }
+  warnings.push(...plan.notes);
+  checkMountTargets(bundle, spec);
+  admitting(() => {
+    admit(plan.gpus, ledgerEntries(containerId), policy, policyFile());
+    writeState(bundle, containerId, spec, env, runtimeRoot, plan);
+  });
+  log().info(
+    {
+      ...who,
+      outcome: 'limited',
+      ...(plan.gpus.length ? { gpus: budgetsForLog(plan.gpus) } : { gpus: null, limit: plan.config.all === undefined ? null : Number(plan.config.all), perGpu: Object.fromEntries([...plan.config.perGpu].map(([i, b]) => [i, Number(b)])), from: plan.from }),
+      ...(warnings.length ? { warnings } : {}),
+    },
+    'budget set',
+  );
+  return { action: 'limit', ...(request ? { request } : {}), warnings: decision.warnings };
+}
+
+/** The container's state (config, region, host record with its ledger entry) and the spec edits that mount it. */
+function writeState(bundle: string, containerId: string, spec: Spec, env: Record<string, string>, runtimeRoot: string | null, plan: Extract<Plan, { action: 'limit' }>): void {
   const dir = stateDir(containerId);
-  sweepLeftoverState();
   createStateDir(dir);
   try {
     // Files runc bind-mounts must exist before it runs; a file mount (not the directory) leaves
     // the container no directory of the host's to put symlinks or files in.
-    writeConfig(dir.configFile, config);
+    writeConfig(dir.configFile, plan.config);
     createAccounting(dir.accountingFile);
-    writeHostRecord(dir, spec, env, runtimeRoot);
+    const recorded = plan.gpus.length ? plan.gpus.map((g) => ({ uuid: g.uuid, bytes: g.bytes === undefined ? null : g.bytes.toString() })) : null;
+    writeHostRecord(dir, spec, env, runtimeRoot, recorded);
     const inside = containerPaths();
     applyModifiers(spec, [
       // Directories of the host's where it can: what is written into the image's directory
@@ -84,11 +144,6 @@ export function prepareBundle(bundle: string, containerId: string, gpus: GpuInve
     removeStateDir(dir);
     throw e;
   }
-  log().info(
-    { container: containerId, source: decision.request.source, limit: config.all, perGpu: Object.fromEntries(config.perGpu) },
-    'budget set',
-  );
-  return decision;
 }
 
 /** Refuses a container whose image or volumes would send gpumem's mounts elsewhere (issue: hostile images). */
@@ -110,7 +165,7 @@ export type CreateOutcome = { ok: true; containerId: string; decision: CreateDec
  * One `runc create` (or `runc exec` of a limited container) command line, from wherever it came (the shim's argv, or the agent's client):
  * a refusal is reported to the engine through runc's --log file, as `docker run` shows it.
  */
-export function create(argv: readonly string[], cwd: string, gpus: GpuInventory): CreateOutcome {
+export function create(argv: readonly string[], cwd: string, gpus: GpuInventory = bootInventory): CreateOutcome {
   const parsed = parseRuntimeArgs(argv, cwd);
   // Relative to the caller's directory, which is not the agent's.
   const args = {

@@ -14,10 +14,20 @@ export interface HostRecord {
   visibleDevices: string | null;
   /** The lower runtime's --root at create: the container exists while <runtimeRoot>/<id> does. null: not given. */
   runtimeRoot: string | null;
+  /**
+   * The container's GPUs by index, each with its budget in bytes (a decimal string; null: none):
+   * the host's ledger is these entries of every container's record. null: GPUs not known.
+   */
+  gpus: RecordedGpu[] | null;
+}
+
+export interface RecordedGpu {
+  uuid: string;
+  bytes: string | null;
 }
 
 /** At create, beside the config: never mounted, so the container can neither read nor change it. */
-export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, string>, runtimeRoot: string | null): void {
+export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, string>, runtimeRoot: string | null, gpus: RecordedGpu[] | null = null): void {
   const linux = spec.linux as { cgroupsPath?: unknown } | undefined;
   const cgroupsPath = typeof linux?.cgroupsPath === 'string' ? linux.cgroupsPath : null;
   const record: HostRecord = {
@@ -25,6 +35,7 @@ export function writeHostRecord(dir: StateDir, spec: Spec, env: Record<string, s
     cgroup: containerCgroup(cgroupsPath ?? undefined),
     visibleDevices: env.NVIDIA_VISIBLE_DEVICES ?? null,
     runtimeRoot,
+    gpus,
   };
   writeFileAtomic(dir.hostRecordFile, JSON.stringify(record) + '\n', 0o644, { durable: false });
 }
@@ -43,5 +54,17 @@ export function readHostRecord(dir: StateDir): HostRecord | null {
   if (!r || typeof r !== 'object' || !stringOrNull(r.cgroupsPath) || !stringOrNull(r.cgroup) || !stringOrNull(r.visibleDevices)) return null;
   // Records written before the field existed: the root is unknown.
   const runtimeRoot = typeof r.runtimeRoot === 'string' && r.runtimeRoot.startsWith('/') ? r.runtimeRoot : null;
-  return { cgroupsPath: r.cgroupsPath, cgroup: r.cgroup, visibleDevices: r.visibleDevices, runtimeRoot };
+  return { cgroupsPath: r.cgroupsPath, cgroup: r.cgroup, visibleDevices: r.visibleDevices, runtimeRoot, gpus: recordedGpus(r.gpus) };
+}
+
+/** The record's GPUs; a malformed list counts as none known (the host wrote it, but a record is only read, never trusted to parse). */
+function recordedGpus(v: unknown): RecordedGpu[] | null {
+  if (!Array.isArray(v)) return null;
+  const ok = v.every((g: RecordedGpu) => g && typeof g.uuid === 'string' && (g.bytes === null || (typeof g.bytes === 'string' && /^[1-9]\d{0,19}$/.test(g.bytes))));
+  return ok ? (v as RecordedGpu[]) : null;
+}
+
+/** The record with its GPUs' budgets changed (gpumem update), written as at create. */
+export function rewriteHostRecord(dir: StateDir, record: HostRecord): void {
+  writeFileAtomic(dir.hostRecordFile, JSON.stringify(record) + '\n', 0o644, { durable: false });
 }

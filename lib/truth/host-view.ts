@@ -43,5 +43,5 @@ export function hostView(): HostView | null {
 export function containerTruth(view: HostView, record: HostRecord | null): Truth | null {
   const cgroup = record?.cgroup;
   if (!record || !cgroup) return null;
-  return truthFor(view.processes, (pid) => inCgroup(view.cgroupOf(pid), cgroup), containerGpuOf(record.visibleDevices, view.gpus), view.unlisted);
+  return truthFor(view.processes, (pid) => inCgroup(view.cgroupOf(pid), cgroup), containerGpuOf(record.visibleDevices, view.gpus, record.gpus?.map((g) => g.uuid)), view.unlisted);
 }

@@ -18,6 +18,11 @@
 /* Host only, in a container's state directory (never mounted into it): how the host finds the
  * container's processes and GPUs later, to check its region against NVML (JSON, lib/truth). */
 #define GPUMEM_HOST_RECORD_FILE "host.json"
+
+/* Beside the containers' directories: the host's GPUs as NVML listed them this boot, and the lock
+ * that serialises admission decisions (host-wide: the agent and any in-process decision alike). */
+#define GPUMEM_INVENTORY_FILE "inventory.json"
+#define GPUMEM_LEDGER_LOCK "ledger.lock"
 /* Inside a container: where the interposer and the generated preload list are mounted. */
 #define GPUMEM_CONTAINER_LIBRARY "/usr/local/lib/gpumem/libgpumem.so"
 #define GPUMEM_CONTAINER_PRELOAD "/etc/ld.so.preload"

@@ -24,6 +24,8 @@ static const struct {
     {"agent_socket_name", GPUMEM_AGENT_SOCKET_NAME},
     {"agent_pidfile_name", GPUMEM_AGENT_PIDFILE_NAME},
     {"host_record_file", GPUMEM_HOST_RECORD_FILE},
+    {"inventory_file", GPUMEM_INVENTORY_FILE},
+    {"ledger_lock", GPUMEM_LEDGER_LOCK},
     {"container_library", GPUMEM_CONTAINER_LIBRARY},
     {"container_preload", GPUMEM_CONTAINER_PRELOAD},
     {"agent_create", GPUMEM_AGENT_CREATE},

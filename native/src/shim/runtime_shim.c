@@ -163,8 +163,16 @@ static int names_gpumem_key(const char *text) {
   return 0;
 }
 
-/* Does the bundle's spec carry anything of gpumem's? Unreadable counts as yes: the decision then
- * says what is wrong. */
+/* Can the spec give the container a GPU: NVIDIA_VISIBLE_DEVICES (--gpus, NVIDIA's runtime) or a
+ * /dev/nvidia node (CDI, --device)? Then the host policy's default may apply, and the agent
+ * decides; a container with neither passes with one exec. A mention anywhere counts (an env of a
+ * hook, an annotation): deciding one container too many costs a round trip, one too few a limit. */
+static int may_have_gpu(const char *text) {
+  return strstr(text, "NVIDIA_VISIBLE_DEVICES") != NULL || strstr(text, "/dev/nvidia") != NULL;
+}
+
+/* Does the bundle's spec carry anything of gpumem's, or a GPU? Unreadable counts as yes: the
+ * decision then says what is wrong. */
 static int spec_mentions_gpumem(const char *bundle) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/config.json", bundle);
@@ -183,7 +191,7 @@ static int spec_mentions_gpumem(const char *bundle) {
     return 1;
   }
   buf[n] = '\0';
-  int found = names_gpumem_key(buf);
+  int found = names_gpumem_key(buf) || may_have_gpu(buf);
   free(buf);
   return found;
 }

@@ -19,6 +19,11 @@ PIDFILE=$RUN/docker.pid
 DAEMON_JSON=$RUN/daemon.json
 EXEC_ROOT=$RUN/exec
 LOG=$RUN/dockerd.log
+CDI_DIR=$RUN/cdi
+# dockerd offers --gpus only when nvidia-container-runtime-hook is on its PATH: a stand-in that does
+# nothing (the test image's GPU is the fake driver), so that --gpus gives the spec dockerd makes
+# for it (NVIDIA_VISIBLE_DEVICES and the prestart hook).
+FAKE_NVIDIA_BIN=$RUN/nvidia-bin
 DOCKERD=$ENGINE_ROOT/usr/sbin/dockerd
 export DOCKER_HOST=unix://$SOCK
 
@@ -27,10 +32,17 @@ die() { printf '[engine] error: %s\n' "$*" >&2; exit 1; }
 
 # The daemon.json every run starts from. It already has content (a log level and an extra
 # runtime) so that install.sh's merge and uninstall's byte-for-byte restore are really tested.
+# CDI is on (as Docker >= 28 has it by default), reading specs from $RUN/cdi (gpus.test.ts writes one).
 base_daemon_json() {
-  cat <<'EOF'
+  cat <<EOF
 {
   "log-level": "info",
+  "features": {
+    "cdi": true
+  },
+  "cdi-spec-dirs": [
+    "$CDI_DIR"
+  ],
   "runtimes": {
     "runc-plain": {
       "path": "/usr/sbin/runc"
@@ -91,13 +103,15 @@ preflight() {
 
 # dockerd on the current daemon.json, waited for until it answers.
 launch() {
-  mkdir -p "$RUN" "$DATA" "$EXEC_ROOT"
+  mkdir -p "$RUN" "$DATA" "$EXEC_ROOT" "$CDI_DIR" "$FAKE_NVIDIA_BIN"
+  printf '#!/bin/sh\n# stand-in for NVIDIA'"'"'s hook (test/e2e/engine/engine.sh): reads the OCI state, does nothing\ncat >/dev/null\nexit 0\n' >"$FAKE_NVIDIA_BIN/nvidia-container-runtime-hook"
+  chmod 755 "$FAKE_NVIDIA_BIN/nvidia-container-runtime-hook"
   rm -f "$SOCK"
   say "starting dockerd $("$DOCKERD" --version | sed 's/^Docker version //') (log: $LOG)"
   # --iptables=false, --bridge=none: test containers need no network and the host's firewall is
   # left alone; --userland-proxy=false: no published ports either.
   # docker-init and docker-proxy come with the engine package
-  PATH="$ENGINE_ROOT/usr/bin:$ENGINE_ROOT/usr/sbin:$PATH" setsid "$DOCKERD" \
+  PATH="$ENGINE_ROOT/usr/bin:$ENGINE_ROOT/usr/sbin:$FAKE_NVIDIA_BIN:$PATH" setsid "$DOCKERD" \
     --data-root "$DATA/docker" \
     --exec-root "$EXEC_ROOT" \
     --pidfile "$PIDFILE" \

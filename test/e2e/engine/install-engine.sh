@@ -26,7 +26,7 @@ command -v apt-get >/dev/null || die "apt-get not found: this script supports De
 export DEBIAN_FRONTEND=noninteractive
 
 # ---- 1. packages from the host's own release -------------------------------------------------
-HOST_PKGS=(runc containerd busybox-static iptables)
+HOST_PKGS=(runc containerd busybox-static iptables podman)
 missing=()
 for p in "${HOST_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -21,9 +21,9 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 
 export const FIELDS: readonly Field[] = [
   { name: 'defaultLimit', type: { kind: 'limit' }, meaning: 'budget of a GPU container that asks for none', example: '8g' },
-  { name: 'maxLimit', type: { kind: 'limit' }, meaning: 'the largest budget a container may ask for; a larger request is refused', example: '16g' },
-  { name: 'reservePerGpu', type: { kind: 'limit' }, meaning: 'memory kept back on every GPU, never admitted', example: '4g' },
-  { name: 'overcommit', type: { kind: 'choice', choices: ['deny', 'allow'] }, default: 'deny', meaning: 'whether budgets together may exceed what a GPU has', example: 'deny' },
+  { name: 'maxLimit', type: { kind: 'limit' }, meaning: 'the largest budget a container may have: a larger request is refused, naming both; a GPU container that asks for none and has no defaultLimit gets this', example: '16g' },
+  { name: 'reservePerGpu', type: { kind: 'limit' }, meaning: 'memory kept back on every GPU (a percent: of that GPU), never admitted to budgets', example: '4g' },
+  { name: 'overcommit', type: { kind: 'choice', choices: ['deny', 'allow'] }, default: 'deny', meaning: 'whether the budgets admitted on a GPU together may exceed what it has (less the reserve)', example: 'deny' },
   { name: 'envLimit', type: { kind: 'choice', choices: ['allow', 'lower', 'ignore'] }, default: 'allow', meaning: 'GPUMEM_LIMIT* variables (which an image can bake in): allowed, allowed only to lower the budget, or ignored', example: 'lower' },
   { name: 'logLevel', type: { kind: 'choice', choices: LOG_LEVELS }, default: 'info', meaning: "the decision log's level (pino)", example: 'info' },
   { name: 'logFile', type: { kind: 'path' }, default: '/var/log/gpumem.log', meaning: 'where the decision log goes', example: '/var/log/gpumem.log' },

@@ -7,7 +7,11 @@
  */
 export type Limit = { bytes: bigint } | { percent: number; num: bigint; den: bigint };
 
-/** Budgets for the interposer in bytes: `all` for every GPU, `perGpu[i]` for the container's GPU i. */
+/**
+ * Budgets for the interposer in bytes: `all` for every GPU, `perGpu[i]` for the container's GPU i;
+ * `uuids[i]`: the UUID (as NVML prints it) of the host GPU that is the container's GPU i, so the
+ * interposer finds it whatever CUDA_VISIBLE_DEVICES does inside; absent = GPU i is CUDA ordinal i.
+ */
 export interface InterposerConfig {
   all?: bigint;
   perGpu: Map<number, bigint>;

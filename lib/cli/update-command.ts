@@ -35,11 +35,8 @@ function planChange(id: string, dir: Change['dir'], all: bigint | undefined, per
     const before = readBudgets(dir.configFile);
     accountingGeneration(dir.accountingFile); // the region is checked as the bump will find it
     const nextAll = all ?? before.all;
-    const after = {
-      ...(nextAll === undefined ? {} : { all: nextAll }),
-      perGpu: new Map([...before.perGpu, ...perGpu]),
-      ...(before.uuids ? { uuids: before.uuids } : {}),
-    };
+    // The container's GPUs stay its GPUs: its processes refuse everything if the uuid lines change.
+    const after = { ...(nextAll === undefined ? {} : { all: nextAll }), perGpu: new Map([...before.perGpu, ...perGpu]), ...(before.uuids ? { uuids: before.uuids } : {}) };
     return { id, dir, before, after };
   } catch (e) {
     throw new Error(`gpumem: ${id.slice(0, 12)}: ${(e as Error).message.replace(/^gpumem: /, '')}; nothing was changed`);

@@ -21,9 +21,9 @@ type Host = {
   gpumem_percent_bytes: (what: string, limit: Buffer, gpu: number, total: string, bytes: Buffer, err: Buffer, errlen: number) => number;
   gpumem_gpu_list: (totals: Buffer, uuids: Buffer, n: number, count: Buffer, err: Buffer, errlen: number) => number;
   gpumem_gpu_processes: (gpu: Buffer, pid: Buffer, used: Buffer, n: number, count: Buffer, unlisted: Buffer, err: Buffer, errlen: number) => number;
-  gpumem_config_write: (path: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
-  gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
-  gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, n: number, err: Buffer, errlen: number) => number;
+  gpumem_config_write: (path: string, all: string, perGpu: Buffer, uuids: Buffer | null, n: number, err: Buffer, errlen: number) => number;
+  gpumem_config_read: (path: string, all: Buffer, perGpu: Buffer, uuids: Buffer, n: number, err: Buffer, errlen: number) => number;
+  gpumem_budget_update: (config: string, accounting: string, all: string, perGpu: Buffer, uuids: Buffer | null, n: number, err: Buffer, errlen: number) => number;
   gpumem_accounting_create: (path: string, err: Buffer, errlen: number) => number;
   gpumem_region_storage_mount: (dir: string, err: Buffer, errlen: number) => number;
   gpumem_region_storage_unmount: (dir: string, err: Buffer, errlen: number) => number;
@@ -48,9 +48,9 @@ function lib(): Host {
       gpumem_percent_bytes: ['int', ['string', 'pointer', 'int', 'uint64', 'pointer', 'pointer', 'int']],
       gpumem_gpu_list: ['int', ['pointer', 'pointer', 'int', 'pointer', 'pointer', 'int']],
       gpumem_gpu_processes: ['int', ['pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
-      gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
-      gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'int']],
-      gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_config_write: ['int', ['string', 'uint64', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_config_read: ['int', ['string', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_budget_update: ['int', ['string', 'string', 'uint64', 'pointer', 'pointer', 'int', 'pointer', 'int']],
       gpumem_accounting_create: ['int', ['string', 'pointer', 'int']],
       gpumem_region_storage_mount: ['int', ['string', 'pointer', 'int']],
       gpumem_region_storage_unmount: ['int', ['string', 'pointer', 'int']],
@@ -236,10 +236,15 @@ export function gpuProcesses(): { processes: GpuProcess[]; unlisted: Set<number>
   }
 }
 
-/** Budgets as a config takes them: bigints, or numbers where they are exact (whole, at most 2^53). */
+/**
+ * Budgets as a config takes them: bigints, or numbers where they are exact (whole, at most 2^53).
+ * `uuids`: the host GPU (its UUID as NVML prints it) that is the container's GPU i; none = GPU i
+ * is CUDA ordinal i in each process (gpumem_host.h, gpumem_config_write).
+ */
 export interface ConfigBytes {
   all?: bigint | number;
   perGpu: ReadonlyMap<number, bigint | number>;
+  uuids?: ReadonlyMap<number, string>;
 }
 
 /** Bytes for C's uint64_t; a number that is not a whole number of bytes, exactly, is refused, not rounded. */
@@ -257,6 +262,31 @@ function perGpuBuffer(perGpu: ConfigBytes['perGpu']): Buffer {
     buf.writeBigUInt64LE(word(bytes), 8 * i);
   }
   return buf;
+}
+
+/** GPUMEM_UUID_ENTRY_BYTES entries for C, NUL-terminated ("" where none); null when there are no uuids. */
+function uuidBuffer(uuids: ConfigBytes['uuids']): Buffer | null {
+  if (!uuids || uuids.size === 0) return null;
+  const buf = Buffer.alloc(UUID_LEN * maxGpus());
+  for (const [i, uuid] of uuids) {
+    if (!Number.isInteger(i) || i < 0 || i >= maxGpus()) throw new NativeError(`gpumem: GPU index ${i} is out of range 0-${maxGpus() - 1}`);
+    const bytes = Buffer.from(uuid, 'utf8');
+    // Too long or with a NUL inside: C would read another string than this one.
+    if (bytes.length >= UUID_LEN || bytes.includes(0)) throw new NativeError(`gpumem: uuid of GPU ${i}, ${quote(uuid)}, is not a GPU UUID (accepted: GPU- or MIG- and 8-4-4-4-12 hex digits, as nvidia-smi -L prints)`);
+    bytes.copy(buf, UUID_LEN * i);
+  }
+  return buf;
+}
+
+/** The non-empty entries of a uuids array the C side filled, by GPU index. */
+function uuidEntries(buf: Buffer): Map<number, string> {
+  const out = new Map<number, string>();
+  for (let i = 0; i < maxGpus(); i++) {
+    const u = buf.subarray(i * UUID_LEN, (i + 1) * UUID_LEN);
+    const text = u.toString('utf8', 0, Math.max(0, u.indexOf(0)));
+    if (text) out.set(i, text);
+  }
+  return out;
 }
 
 /** The non-zero entries of a uint64_t[GPUMEM_MAX_GPUS] the C side filled, by GPU index, exactly. */
@@ -279,38 +309,41 @@ export function writeConfig(path: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
   // A decimal string: ffi passes it to C's uint64_t exactly, where a number could round.
   const all = word(config.all ?? 0n).toString();
-  check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
+  check(lib().gpumem_config_write(path, all, perGpuBuffer(config.perGpu), uuidBuffer(config.uuids), maxGpus(), err, ERR_LEN), err);
 }
 
 /**
  * Changes a running container's budget: the config is rewritten, then the region's generation is
- * bumped, and its processes apply the new budget from their next allocation.
+ * bumped, and its processes apply the new budget from their next allocation. `uuids` must be the
+ * config's own (readBudgets): the container's processes refuse everything when they change.
  */
 export function updateBudget(configPath: string, accountingPath: string, config: ConfigBytes): void {
   const err = Buffer.alloc(ERR_LEN);
   const all = word(config.all ?? 0n).toString();
-  check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), maxGpus(), err, ERR_LEN), err);
+  check(lib().gpumem_budget_update(configPath, accountingPath, all, perGpuBuffer(config.perGpu), uuidBuffer(config.uuids), maxGpus(), err, ERR_LEN), err);
 }
 
-/** Reads and validates an interposer config, exactly (bytes as bigint). */
+/** Reads and validates an interposer config, exactly (bytes as bigint); `uuids` only when it has uuid lines. */
 export function readBudgets(path: string): InterposerConfig {
   const all = Buffer.alloc(8);
   const per = Buffer.alloc(8 * maxGpus());
+  const ids = Buffer.alloc(UUID_LEN * maxGpus());
   const err = Buffer.alloc(ERR_LEN);
-  check(lib().gpumem_config_read(path, all, per, maxGpus(), err, ERR_LEN), err);
+  check(lib().gpumem_config_read(path, all, per, ids, maxGpus(), err, ERR_LEN), err);
   const perGpu = perGpuWords(per);
+  const uuids = uuidEntries(ids);
   const a = all.readBigUInt64LE();
-  return a > 0n ? { all: a, perGpu } : { perGpu };
+  return { ...(a > 0n ? { all: a } : {}), perGpu, ...(uuids.size ? { uuids } : {}) };
 }
 
 /**
  * The same as numbers, for showing (gpumem ps): exact up to 2^53 bytes (8 PiB, past any GPU).
  * Whatever writes a config back reads it with readBudgets.
  */
-export function readConfig(path: string): { all?: number; perGpu: Map<number, number> } {
+export function readConfig(path: string): { all?: number; perGpu: Map<number, number>; uuids?: Map<number, string> } {
   const c = readBudgets(path);
   const perGpu = new Map([...c.perGpu].map(([i, v]) => [i, Number(v)]));
-  return c.all === undefined ? { perGpu } : { all: Number(c.all), perGpu };
+  return { ...(c.all === undefined ? {} : { all: Number(c.all) }), perGpu, ...(c.uuids ? { uuids: c.uuids } : {}) };
 }
 
 /** Creates a container's accounting region (shared by its processes). */

@@ -2,13 +2,27 @@
  * with fake device memory: addresses are handed out, nothing is allocated.
  *
  * FAKE_CUDA_DEVICE_MEM: size of each device (size grammar, default 16g).
- * FAKE_CUDA_DEVICE_COUNT: number of devices (default 1, at most 64).
+ * FAKE_NVML_DEVICE_MEMS: a size per device, comma-separated ("24g,40g"), the fake NVML's
+ *   variable: when set, device u's size is its u-th entry (FAKE_CUDA_DEVICE_MEM for a missing or
+ *   bad one), so the host's NVML and the driver agree; it also gives the count when
+ *   FAKE_CUDA_DEVICE_COUNT is unset.
+ * FAKE_CUDA_DEVICE_COUNT: number of devices on the fake host (default 1, at most 64).
+ * CUDA_VISIBLE_DEVICES: as the real driver reads it: unset, every device in host order; else a
+ *   comma-separated list of host device numbers and/or UUIDs (`GPU-...`, any unambiguous
+ *   prefix of one, as CUDA accepts), spaces around an entry ignored, order kept: ordinal d is the
+ *   d-th entry. The list ends at the first entry that names no device or one already listed;
+ *   empty = no devices. A device's UUID (cuDeviceGetUuid), size and memory are those of the host
+ *   device it is, also in FAKE_CUDA_SHARED's file, which is kept by host device.
  * FAKE_CUDA_PROC_NULL: a base name for which cuGetProcAddress succeeds with a NULL pointer, as
- * the real driver may. Accounting is per process, as a real device's is per context. */
+ * the real driver may. Accounting is per process, as a real device's is per context.
+ *
+ * The hooks exported for the fake NVML and the tests (fake_cuda_memory, fake_cuda_peak, ...) take
+ * a host device number, as NVML numbers devices, not a CUDA ordinal. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../src/common/cuda_api.h"
 #include "../src/format/size.h"
@@ -25,8 +39,10 @@ struct CUctx_st {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int initialized, device_count;
-static uint64_t device_mem;
+static int initialized, device_count, host_count;
+/* host[d]: the host device that ordinal d is. Everything below is kept by host device. */
+static int host[MAX_DEVICES];
+static uint64_t device_mem[MAX_DEVICES];
 static uint64_t used[MAX_DEVICES], next_offset[MAX_DEVICES];
 static struct CUctx_st primary[MAX_DEVICES];
 static __thread CUcontext current;
@@ -45,17 +61,100 @@ static uint64_t peak[MAX_DEVICES]; /* the most this process's fake device ever h
 static struct allocation *allocs;
 static size_t nallocs, allocs_cap;
 
+/* The i-th entry of FAKE_NVML_DEVICE_MEMS into *v (0 when missing or bad); the number of entries
+ * when v is NULL. Read as the fake NVML reads it. */
+static int listed_size(int i, uint64_t *v)
+{
+  const char *s = getenv("FAKE_NVML_DEVICE_MEMS");
+  int n = 0;
+  char item[64];
+  while (s && *s) {
+    size_t len = strcspn(s, ",");
+    if (v && n == i) {
+      if (len >= sizeof item) return 0;
+      memcpy(item, s, len);
+      item[len] = '\0';
+      return gpumem_size_parse(item, v, NULL, 0) == 0;
+    }
+    n++;
+    s += len + (s[len] == ',');
+  }
+  return v ? 0 : n;
+}
+
+static void uuid_text(int u, char out[41])
+{
+  unsigned char b[16];
+  fake_gpu_uuid(u, b);
+  snprintf(out, 41, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+           b[14], b[15]);
+}
+
+/* The host device one CUDA_VISIBLE_DEVICES entry names (len characters, spaces trimmed), or -1:
+ * a decimal number below the host's count, or a prefix of exactly one device's UUID. */
+static int named_device(const char *e, size_t len)
+{
+  while (len && *e == ' ') e++, len--;
+  while (len && e[len - 1] == ' ') len--;
+  if (len == 0) return -1;
+  if (e[0] >= '0' && e[0] <= '9') {
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+      if (e[i] < '0' || e[i] > '9' || v > MAX_DEVICES) return -1;
+      v = v * 10 + (e[i] - '0');
+    }
+    return v < host_count ? (int)v : -1;
+  }
+  if (len < 5 || strncmp(e, "GPU-", 4) != 0) return -1;
+  int found = -1;
+  for (int u = 0; u < host_count; u++) {
+    char t[41];
+    uuid_text(u, t);
+    if (len <= strlen(t) && strncasecmp(t, e, len) == 0) {
+      if (found >= 0) return -1; /* ambiguous */
+      found = u;
+    }
+  }
+  return found;
+}
+
+/* Ordinals from CUDA_VISIBLE_DEVICES, as the driver reads it once at cuInit. */
+static void read_visible(void)
+{
+  const char *v = getenv("CUDA_VISIBLE_DEVICES");
+  device_count = 0;
+  if (!v) {
+    for (int u = 0; u < host_count; u++) host[device_count++] = u;
+    return;
+  }
+  while (*v && device_count < MAX_DEVICES) {
+    size_t len = strcspn(v, ",");
+    int u = named_device(v, len);
+    for (int d = 0; d < device_count && u >= 0; d++)
+      if (host[d] == u) u = -1; /* listed twice: the list ends */
+    if (u < 0) break;
+    host[device_count++] = u;
+    if (!v[len]) break;
+    v += len + 1;
+  }
+}
+
 CUresult cuInit(unsigned int flags)
 {
   if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&lock);
   if (!initialized) {
+    uint64_t each;
     const char *mem = getenv("FAKE_CUDA_DEVICE_MEM");
-    if (!mem || gpumem_size_parse(mem, &device_mem, NULL, 0)) device_mem = 16ULL << 30;
+    if (!mem || gpumem_size_parse(mem, &each, NULL, 0)) each = 16ULL << 30;
     const char *count = getenv("FAKE_CUDA_DEVICE_COUNT");
-    device_count = count ? atoi(count) : 1;
-    if (device_count < 0) device_count = 0;
-    if (device_count > MAX_DEVICES) device_count = MAX_DEVICES;
+    host_count = count ? atoi(count) : getenv("FAKE_NVML_DEVICE_MEMS") ? listed_size(0, NULL) : 1;
+    if (host_count < 0) host_count = 0;
+    if (host_count > MAX_DEVICES) host_count = MAX_DEVICES;
+    for (int u = 0; u < MAX_DEVICES; u++)
+      if (!listed_size(u, &device_mem[u])) device_mem[u] = each;
+    read_visible();
     for (int i = 0; i < MAX_DEVICES; i++) primary[i].dev = i;
     initialized = 1;
   }
@@ -68,6 +167,15 @@ static CUresult check_device(CUdevice dev)
   if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
   return dev >= 0 && dev < device_count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
+
+/* A host device number from the fake NVML or a test: initialized and on the host. */
+static CUresult check_host_device(int u)
+{
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  return u >= 0 && u < host_count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+int fake_host_device(CUdevice dev) { return host[dev]; }
 
 CUresult cuDriverGetVersion(int *version)
 {
@@ -107,7 +215,7 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
   CUresult rc = check_device(dev);
   if (rc) return rc;
   if (!bytes) return CUDA_ERROR_INVALID_VALUE;
-  *bytes = device_mem;
+  *bytes = device_mem[host[dev]];
   return CUDA_SUCCESS;
 }
 
@@ -142,11 +250,11 @@ static CUresult allocate_kind(CUdeviceptr *dptr, uint64_t bytes, int managed)
   if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
   if (!current) return CUDA_ERROR_INVALID_CONTEXT;
   if (!dptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  CUdevice dev = current->dev;
+  int dev = host[current->dev];
   uint64_t rounded = (bytes + 511) & ~511ULL;
   CUresult rc = CUDA_SUCCESS;
   pthread_mutex_lock(&lock);
-  if (rounded > device_mem - used[dev] || next_offset[dev] + rounded > ADDRESS_SPAN) {
+  if (rounded > device_mem[dev] - used[dev] || next_offset[dev] + rounded > ADDRESS_SPAN) {
     rc = CUDA_ERROR_OUT_OF_MEMORY;
   } else if (nallocs == allocs_cap) {
     size_t ncap = allocs_cap ? allocs_cap * 2 : 256;
@@ -210,8 +318,9 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
   if (!current) return CUDA_ERROR_INVALID_CONTEXT;
   if (!free_bytes || !total) return CUDA_ERROR_INVALID_VALUE;
   pthread_mutex_lock(&lock);
-  *free_bytes = device_mem - used[current->dev];
-  *total = device_mem;
+  int u = host[current->dev];
+  *free_bytes = device_mem[u] - used[u];
+  *total = device_mem[u];
   pthread_mutex_unlock(&lock);
   return CUDA_SUCCESS;
 }
@@ -228,21 +337,29 @@ CUresult fake_allocate_managed(CUdeviceptr *dptr, uint64_t bytes)
   return allocate_kind(dptr, bytes, 1);
 }
 
-CUresult fake_charge(CUdevice dev, uint64_t bytes)
+/* On host device dev (ordinals are turned into one by the callers). */
+static CUresult charge_host(int dev, uint64_t bytes)
 {
-  CUresult rc = check_device(dev);
+  CUresult rc = check_host_device(dev);
   if (rc) return rc;
   pthread_mutex_lock(&lock);
-  if (bytes > device_mem - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
+  if (bytes > device_mem[dev] - used[dev]) rc = CUDA_ERROR_OUT_OF_MEMORY;
   else used[dev] += bytes;
   if (!rc) NOTE_PEAK(dev), fake_shared_note(dev, used[dev], NVML_USED(dev));
   pthread_mutex_unlock(&lock);
   return rc;
 }
 
-void fake_uncharge(CUdevice dev, uint64_t bytes)
+CUresult fake_charge(CUdevice dev, uint64_t bytes)
 {
-  if (check_device(dev)) return;
+  CUresult rc = check_device(dev);
+  return rc ? rc : charge_host(host[dev], bytes);
+}
+
+void fake_uncharge(CUdevice ordinal, uint64_t bytes)
+{
+  if (check_device(ordinal)) return;
+  int dev = host[ordinal];
   pthread_mutex_lock(&lock);
   used[dev] = used[dev] >= bytes ? used[dev] - bytes : 0;
   fake_shared_note(dev, used[dev], NVML_USED(dev));
@@ -373,12 +490,13 @@ CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuin
 
 /* A context's memory has no address: fake_charge / fake_uncharge take and give it back. */
 
-/* Exported for the fake libnvidia-ml.so.1: 0 with this process's total and used of dev. */
+/* Exported for the fake libnvidia-ml.so.1: 0 with this process's total and used of host device
+ * dev (NVML's index), whether or not CUDA_VISIBLE_DEVICES lets the process see it. */
 __attribute__((visibility("default"))) int fake_cuda_memory(int dev, uint64_t *total, uint64_t *in_use)
 {
-  if (check_device(dev)) return -1;
+  if (check_host_device(dev)) return -1;
   pthread_mutex_lock(&lock);
-  *total = device_mem;
+  *total = device_mem[dev];
   *in_use = used[dev];
   pthread_mutex_unlock(&lock);
   return 0;
@@ -387,7 +505,7 @@ __attribute__((visibility("default"))) int fake_cuda_memory(int dev, uint64_t *t
  * memory left out), or -1 before cuInit. */
 __attribute__((visibility("default"))) int fake_cuda_process_memory(int dev, uint64_t *bytes)
 {
-  if (check_device(dev)) return -1;
+  if (check_host_device(dev)) return -1;
   pthread_mutex_lock(&lock);
   *bytes = NVML_USED(dev);
   pthread_mutex_unlock(&lock);
@@ -396,7 +514,7 @@ __attribute__((visibility("default"))) int fake_cuda_process_memory(int dev, uin
 /* For the driver-taken tests: the most this process's fake device dev ever held. */
 __attribute__((visibility("default"))) uint64_t fake_cuda_peak(int dev)
 {
-  if (check_device(dev)) return 0;
+  if (check_host_device(dev)) return 0;
   pthread_mutex_lock(&lock);
   uint64_t p = peak[dev];
   pthread_mutex_unlock(&lock);
@@ -407,5 +525,5 @@ __attribute__((visibility("default"))) uint64_t fake_cuda_peak(int dev)
  * code and bookkeeping); 0 or CUDA_ERROR_OUT_OF_MEMORY. */
 __attribute__((visibility("default"))) CUresult fake_cuda_take(int dev, uint64_t bytes)
 {
-  return fake_charge(dev, bytes);
+  return charge_host(dev, bytes);
 }

@@ -165,7 +165,7 @@ CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
   CUresult rc = check(dev);
   if (rc) return rc;
   if (!uuid) return CUDA_ERROR_INVALID_VALUE;
-  fake_gpu_uuid(dev, (unsigned char *)uuid->bytes);
+  fake_gpu_uuid(fake_host_device(dev), (unsigned char *)uuid->bytes);
   return CUDA_SUCCESS;
 }
 

@@ -13,9 +13,13 @@
  * (managed memory left out), when FAKE_CUDA_SHARED names a file; a no-op otherwise. */
 FAKE_CTX_HIDDEN void fake_shared_note(CUdevice dev, uint64_t used_now, uint64_t nvml_now);
 
+/* In fake_cuda.c: the host device that ordinal dev (checked by the caller) is, after
+ * CUDA_VISIBLE_DEVICES. */
+FAKE_CTX_HIDDEN int fake_host_device(CUdevice dev);
+
 /* In fake_cuda_context.c: the context and UUID entry points of cuda_api.h. */
 
-/* The fake GPU i's UUID, the same in the fake driver and the fake NVML. */
+/* The fake host GPU i's UUID, the same in the fake driver and the fake NVML. */
 static inline void fake_gpu_uuid(int i, unsigned char out[16])
 {
   for (int b = 0; b < 16; b++) out[b] = 0;

@@ -45,6 +45,30 @@ static int number(const char *s, size_t len, uint64_t lo, uint64_t hi, uint64_t 
   return 0;
 }
 
+/* "GPU-"/"MIG-" and 8-4-4-4-12 hex digits, read a second way: the dashes by their positions in
+ * the whole text, each byte from two digits found in a table. */
+static int uuid_value(const char *s, size_t len, struct gpumem_uuid *u)
+{
+  static const char digits[] = "0123456789abcdef0123456789ABCDEF";
+  if (len != 40) return -1;
+  if (memcmp(s, "GPU-", 4) == 0) u->kind = GPUMEM_UUID_GPU;
+  else if (memcmp(s, "MIG-", 4) == 0) u->kind = GPUMEM_UUID_MIG;
+  else return -1;
+  int b = 0;
+  for (size_t i = 4; i < len;) {
+    if (i == 12 || i == 17 || i == 22 || i == 27) {
+      if (s[i++] != '-') return -1;
+      continue;
+    }
+    const char *hi = s[i] ? memchr(digits, s[i], 32) : NULL;
+    const char *lo = s[i + 1] ? memchr(digits, s[i + 1], 32) : NULL;
+    if (!hi || !lo || i + 1 == 12 || i + 1 == 17 || i + 1 == 22 || i + 1 == 27) return -1;
+    u->bytes[b++] = (uint8_t)(((hi - digits) % 16) << 4 | ((lo - digits) % 16));
+    i += 2;
+  }
+  return b == 16 ? 0 : -1;
+}
+
 /* The format as its comment states it, read line by line a second way. */
 static int reference(const char *buf, size_t n, struct gpumem_config *cfg)
 {
@@ -60,8 +84,18 @@ static int reference(const char *buf, size_t n, struct gpumem_config *cfg)
     at = (size_t)(nl - buf) + 1;
     if (!sp) return -1;
     uint64_t v, i;
-    if (number(sp + 1, (size_t)(nl - sp - 1), 1, UINT64_C(1) << 63, &v)) return -1;
     size_t klen = (size_t)(sp - line);
+    if (klen > 5 && memcmp(line, "uuid.", 5) == 0) {
+      struct gpumem_uuid u;
+      if (number(line + 5, klen - 5, 0, GPUMEM_MAX_GPUS - 1, &i) || cfg->uuid[i].kind ||
+          uuid_value(sp + 1, (size_t)(nl - sp - 1), &u))
+        return -1;
+      for (int j = 0; j < GPUMEM_MAX_GPUS; j++)
+        if (cfg->uuid[j].kind && memcmp(cfg->uuid[j].bytes, u.bytes, 16) == 0) return -1;
+      cfg->uuid[i] = u;
+      continue;
+    }
+    if (number(sp + 1, (size_t)(nl - sp - 1), 1, UINT64_C(1) << 63, &v)) return -1;
     if (klen == 5 && memcmp(line, "limit", 5) == 0) {
       if (seen_all++) return -1;
       cfg->limit_all = v;
@@ -96,6 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   }
   CHECK(memcmp(&cfg, &want, sizeof cfg) == 0, "loaded a different budget than the lines state");
+  CHECK(gpumem_config_has_uuids(&cfg) == gpumem_config_has_uuids(&want), "uuid lines seen differently");
+  for (int i = 0; i < GPUMEM_MAX_GPUS; i++)
+    if (want.uuid[i].kind)
+      CHECK(gpumem_config_uuid_index(&cfg, want.uuid[i].bytes) == i, "uuid of GPU %d not found at %d", i, i);
   /* Budget per device: its own limit, else the one for all, else none. */
   for (int d = -1; d <= GPUMEM_MAX_GPUS; d++) {
     uint64_t b = gpumem_config_budget(&cfg, d);

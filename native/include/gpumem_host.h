@@ -12,13 +12,22 @@
 extern "C" {
 #endif
 
+/* Bytes per entry of a uuids array: a NUL-terminated UUID string (NVML's buffer size). */
+#define GPUMEM_UUID_ENTRY_BYTES 96
+
 /* Writes the interposer config file at path (container side: /run/gpumem/config/gpumem.conf),
  * atomically (temp file in the same directory, then rename), mode 0644.
  * limit_all: budget in bytes for every GPU, 0 = none. limit_per_gpu[i]: budget for the
  * container's GPU i, 0 = not set (limit_all applies). n: entries in limit_per_gpu, 0..64
- * (limit_per_gpu may be NULL when n is 0). */
+ * (limit_per_gpu may be NULL when n is 0).
+ * uuids: NULL = no uuid lines (GPU i is CUDA ordinal i in every process, as before), else n
+ * entries of GPUMEM_UUID_ENTRY_BYTES, each a NUL-terminated string: "" = none for that index,
+ * else the UUID of the host GPU that is the container's GPU i, as NVML prints it ("GPU-" or
+ * "MIG-" and 8-4-4-4-12 hex digits); the interposer then finds each device's index by its UUID,
+ * whatever CUDA_VISIBLE_DEVICES does inside the container, and refuses allocations on a device
+ * no entry names. A malformed or repeated UUID is refused, naming the index. */
 int gpumem_config_write(const char *path, uint64_t limit_all, const uint64_t *limit_per_gpu,
-                        int n, char *err, int errlen);
+                        const char *uuids, int n, char *err, int errlen);
 
 /* Changes a running container's budget: rewrites the config at config_path exactly as
  * gpumem_config_write does (same arguments), then bumps the generation counter in the
@@ -27,14 +36,19 @@ int gpumem_config_write(const char *path, uint64_t limit_all, const uint64_t *li
  * when it changed, so the new budget applies from their next allocation. Lowering below the
  * current use is allowed: nothing is taken back, new allocations are refused until the use
  * falls below the new budget. On failure after the config was written, the processes still pick
- * the new config up the next time they re-read it (e.g. at start). */
+ * the new config up the next time they re-read it (e.g. at start). The uuids must be those the
+ * config already has (read them with gpumem_config_read): a running process refuses every
+ * allocation when its config's uuid lines change, a container's GPUs being fixed. */
 int gpumem_budget_update(const char *config_path, const char *accounting_path, uint64_t limit_all,
-                         const uint64_t *limit_per_gpu, int n, char *err, int errlen);
+                         const uint64_t *limit_per_gpu, const char *uuids, int n, char *err,
+                         int errlen);
 
 /* Reads and strictly validates a config file. Fills *limit_all and limit_per_gpu[0..n-1]
- * (0 = not set); n: 0..64. A missing file is an error here. */
-int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu, int n,
-                       char *err, int errlen);
+ * (0 = not set) and, unless uuids is NULL, uuids' n entries of GPUMEM_UUID_ENTRY_BYTES (the UUID
+ * as NVML prints it, lowercase, or "" where the config has none); n: 0..64. A missing file is an
+ * error here. */
+int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu,
+                       char *uuids, int n, char *err, int errlen);
 
 /* Creates the shared accounting region file at path (container side:
  * /run/gpumem/shared/accounting), initialized and empty, mode 0666 (container processes may run

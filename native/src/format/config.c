@@ -3,10 +3,16 @@
  *   gpumem-config 1
  *   limit 8589934592
  *   limit.1 4294967296
+ *   uuid.0 GPU-6f1c0e6a-3b1d-4c52-9f0e-1a2b3c4d5e6f
+ *   uuid.1 MIG-0b5c8f0e-2a4d-5e6f-8a9b-0c1d2e3f4a5b
  *
- * First line fixed; then `limit <bytes>` at most once and `limit.<i> <bytes>` (0 <= i < 64) at
- * most once each, plain decimal bytes > 0, every line ending in '\n'. Anything else is an error:
- * a budget is a security boundary, so a file we do not fully understand fails closed. */
+ * First line fixed; then `limit <bytes>` at most once, `limit.<i> <bytes>` and `uuid.<i> <UUID>`
+ * (0 <= i < 64) at most once each, in any order: plain decimal bytes > 0; a UUID is `GPU-` or
+ * `MIG-` and 8-4-4-4-12 hex digits of either case (what NVML prints; MIG devices since R470),
+ * no two lines naming the same one. `uuid.<i>` says the container's GPU i is the device with that
+ * UUID, whatever its CUDA ordinal in a process (CUDA_VISIBLE_DEVICES may reorder or name devices);
+ * without any uuid line GPU i is CUDA ordinal i. Every line ends in '\n'. Anything else is an
+ * error: a budget is a security boundary, so a file we do not fully understand fails closed. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,7 +24,7 @@
 
 static int fail(char *err, int errlen, const char *fmt, const char *a, int b)
 {
-  char msg[200];
+  char msg[300];
   snprintf(msg, sizeof msg, fmt, a, b);
   if (err && errlen > 0) snprintf(err, (size_t)errlen, "%s", msg);
   return -1;
@@ -28,6 +34,61 @@ uint64_t gpumem_config_budget(const struct gpumem_config *cfg, int dev)
 {
   if (dev >= 0 && dev < GPUMEM_MAX_GPUS && cfg->limit_per_gpu[dev]) return cfg->limit_per_gpu[dev];
   return cfg->limit_all;
+}
+
+int gpumem_config_has_uuids(const struct gpumem_config *cfg)
+{
+  for (int i = 0; i < GPUMEM_MAX_GPUS; i++)
+    if (cfg->uuid[i].kind != GPUMEM_UUID_NONE) return 1;
+  return 0;
+}
+
+int gpumem_config_uuid_index(const struct gpumem_config *cfg, const uint8_t bytes[16])
+{
+  for (int i = 0; i < GPUMEM_MAX_GPUS; i++)
+    if (cfg->uuid[i].kind != GPUMEM_UUID_NONE && memcmp(cfg->uuid[i].bytes, bytes, 16) == 0)
+      return i;
+  return -1;
+}
+
+static int hex_digit(char c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int gpumem_uuid_parse(const char *s, size_t len, struct gpumem_uuid *out)
+{
+  if (len != GPUMEM_UUID_TEXT_LEN) return -1;
+  uint8_t kind = memcmp(s, "GPU-", 4) == 0 ? GPUMEM_UUID_GPU
+                 : memcmp(s, "MIG-", 4) == 0 ? GPUMEM_UUID_MIG
+                                             : GPUMEM_UUID_NONE;
+  if (kind == GPUMEM_UUID_NONE) return -1;
+  struct gpumem_uuid u = {kind, {0}};
+  int nibble = 0;
+  for (size_t i = 4; i < len; i++) {
+    size_t at = i - 4; /* dashes after 8, 4, 4 and 4 digits */
+    if (at == 8 || at == 13 || at == 18 || at == 23) {
+      if (s[i] != '-') return -1;
+      continue;
+    }
+    int v = hex_digit(s[i]);
+    if (v < 0) return -1;
+    u.bytes[nibble / 2] = (uint8_t)(u.bytes[nibble / 2] | (nibble % 2 ? v : v << 4));
+    nibble++;
+  }
+  *out = u;
+  return 0;
+}
+
+void gpumem_uuid_format(const struct gpumem_uuid *u, char *out, size_t outlen)
+{
+  const uint8_t *b = u->bytes;
+  snprintf(out, outlen, "%s-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           u->kind == GPUMEM_UUID_MIG ? "MIG" : "GPU", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+           b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* Decimal digits only, no sign, no leading zeros except "0" itself, fits in 63 bits. */
@@ -44,12 +105,31 @@ static int parse_u63(const char *s, size_t len, uint64_t *out)
   return 0;
 }
 
+enum { LINE_BAD = -1, LINE_BAD_UUID = -2, LINE_SAME_UUID = -3 };
+
+/* uuid.<i> <UUID>: once per index, and one GPU is never two of the container's GPUs. */
+static int parse_uuid_line(const char *line, size_t klen, const char *value, size_t vlen,
+                           struct gpumem_config *cfg)
+{
+  uint64_t idx;
+  if (klen < 6 || parse_u63(line + 5, klen - 5, &idx) || idx >= GPUMEM_MAX_GPUS ||
+      cfg->uuid[idx].kind != GPUMEM_UUID_NONE)
+    return LINE_BAD;
+  struct gpumem_uuid u;
+  if (gpumem_uuid_parse(value, vlen, &u)) return LINE_BAD_UUID;
+  if (gpumem_config_uuid_index(cfg, u.bytes) >= 0) return LINE_SAME_UUID;
+  cfg->uuid[idx] = u;
+  return 0;
+}
+
 /* Duplicates are refused: a value is never 0, so a non-zero field means "already seen". */
 static int parse_line(const char *line, size_t len, struct gpumem_config *cfg)
 {
   const char *sp = memchr(line, ' ', len);
-  if (!sp) return -1;
+  if (!sp) return LINE_BAD;
   size_t klen = (size_t)(sp - line);
+  if (klen >= 5 && memcmp(line, "uuid.", 5) == 0)
+    return parse_uuid_line(line, klen, sp + 1, len - klen - 1, cfg);
   uint64_t value;
   if (parse_u63(sp + 1, len - klen - 1, &value) || value == 0) return -1;
   if (klen == 5 && memcmp(line, "limit", 5) == 0) {
@@ -94,9 +174,16 @@ int gpumem_config_load(const char *path, struct gpumem_config *cfg, char *err, i
   while (pos < n) {
     const char *nl = memchr(buf + pos, '\n', n - pos);
     if (!nl) return fail(err, errlen, "%s: line %d is not terminated", path, lineno);
-    if (parse_line(buf + pos, (size_t)(nl - (buf + pos)), cfg))
-      return fail(err, errlen, "%s: line %d is not `limit <bytes>` or `limit.<i> <bytes>`", path,
-                  lineno);
+    int rc = parse_line(buf + pos, (size_t)(nl - (buf + pos)), cfg);
+    if (rc == LINE_BAD_UUID)
+      return fail(err, errlen, "%s: line %d has no GPU UUID after `uuid.<i>` (accepted: GPU- or "
+                  "MIG- and 8-4-4-4-12 hex digits, as nvidia-smi -L prints)", path, lineno);
+    if (rc == LINE_SAME_UUID)
+      return fail(err, errlen, "%s: line %d names a GPU UUID an earlier uuid line already named",
+                  path, lineno);
+    if (rc)
+      return fail(err, errlen, "%s: line %d is not `limit <bytes>`, `limit.<i> <bytes>` or "
+                  "`uuid.<i> <GPU UUID>` (i in 0..63, each at most once)", path, lineno);
     pos = (size_t)(nl - buf) + 1;
     lineno++;
   }
@@ -126,6 +213,12 @@ int gpumem_config_store(const char *path, const struct gpumem_config *cfg, char 
     if (cfg->limit_per_gpu[i])
       len += (size_t)snprintf(text + len, sizeof text - len, "limit.%d %llu\n", i,
                               (unsigned long long)cfg->limit_per_gpu[i]);
+  for (int i = 0; i < GPUMEM_MAX_GPUS; i++)
+    if (cfg->uuid[i].kind != GPUMEM_UUID_NONE) {
+      char u[GPUMEM_UUID_TEXT_LEN + 1];
+      gpumem_uuid_format(&cfg->uuid[i], u, sizeof u);
+      len += (size_t)snprintf(text + len, sizeof text - len, "uuid.%d %s\n", i, u);
+    }
   char tmp[4096];
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
     return fail(err, errlen, "path too long: %s", path, 0);

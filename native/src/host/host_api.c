@@ -21,8 +21,40 @@ static int bad_args(char *err, int errlen, const char *what)
   return -1;
 }
 
+/* uuids[i] into cfg->uuid[i]: "" = none; else one UUID, never one an earlier index has. */
+static int take_uuids(struct gpumem_config *cfg, const char *uuids, int n, char *err, int errlen)
+{
+  for (int i = 0; uuids && i < n; i++) {
+    const char *u = uuids + (size_t)i * GPUMEM_UUID_ENTRY_BYTES;
+    size_t len = strnlen(u, GPUMEM_UUID_ENTRY_BYTES);
+    if (len == GPUMEM_UUID_ENTRY_BYTES)
+      return bad_args(err, errlen, "a uuids entry is not NUL-terminated within 96 bytes");
+    if (len == 0) continue;
+    struct gpumem_uuid parsed;
+    char q[GPUMEM_QUOTE_MAX];
+    if (gpumem_uuid_parse(u, len, &parsed) != 0) {
+      gpumem_quote(q, sizeof q, u, len, GPUMEM_QUOTE_VALUE);
+      if (err && errlen > 0)
+        snprintf(err, (size_t)errlen, "uuid of GPU %d, %s, is not a GPU UUID (accepted: GPU- or "
+                 "MIG- and 8-4-4-4-12 hex digits, as nvidia-smi -L prints)", i, q);
+      return -1;
+    }
+    int earlier = gpumem_config_uuid_index(cfg, parsed.bytes);
+    if (earlier >= 0) {
+      gpumem_quote(q, sizeof q, u, len, GPUMEM_QUOTE_VALUE);
+      if (err && errlen > 0)
+        snprintf(err, (size_t)errlen, "uuid of GPU %d, %s, is GPU %d's too: one GPU is one index", i,
+                 q, earlier);
+      return -1;
+    }
+    cfg->uuid[i] = parsed;
+  }
+  return 0;
+}
+
 EXPORT int gpumem_config_write(const char *path, uint64_t limit_all,
-                               const uint64_t *limit_per_gpu, int n, char *err, int errlen)
+                               const uint64_t *limit_per_gpu, const char *uuids, int n, char *err,
+                               int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
   if (n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !limit_per_gpu))
@@ -34,6 +66,7 @@ EXPORT int gpumem_config_write(const char *path, uint64_t limit_all,
   if (limit_all > (UINT64_C(1) << 63)) return bad_args(err, errlen, "limit over 2^63 bytes");
   for (int i = 0; i < n; i++)
     if (limit_per_gpu[i] > (UINT64_C(1) << 63)) return bad_args(err, errlen, "limit over 2^63 bytes");
+  if (take_uuids(&cfg, uuids, n, err, errlen)) return -1;
   return gpumem_config_store(path, &cfg, err, errlen);
 }
 
@@ -41,16 +74,16 @@ EXPORT int gpumem_config_write(const char *path, uint64_t limit_all,
  * file is replaced first (atomic rename: a reader sees the old or the new file, never half) and
  * the generation bumped after: whoever sees the new generation reads the new file. */
 EXPORT int gpumem_budget_update(const char *config_path, const char *accounting_path,
-                                uint64_t limit_all, const uint64_t *limit_per_gpu, int n, char *err,
-                                int errlen)
+                                uint64_t limit_all, const uint64_t *limit_per_gpu,
+                                const char *uuids, int n, char *err, int errlen)
 {
   if (!accounting_path || !*accounting_path) return bad_args(err, errlen, "accounting path is empty");
-  if (gpumem_config_write(config_path, limit_all, limit_per_gpu, n, err, errlen)) return -1;
+  if (gpumem_config_write(config_path, limit_all, limit_per_gpu, uuids, n, err, errlen)) return -1;
   return gpumem_accounting_bump_generation(accounting_path, err, errlen);
 }
 
 EXPORT int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *limit_per_gpu,
-                              int n, char *err, int errlen)
+                              char *uuids, int n, char *err, int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
   if (!limit_all || n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && !limit_per_gpu))
@@ -64,6 +97,11 @@ EXPORT int gpumem_config_read(const char *path, uint64_t *limit_all, uint64_t *l
   if (rc) return -1;
   *limit_all = cfg.limit_all;
   for (int i = 0; i < n; i++) limit_per_gpu[i] = cfg.limit_per_gpu[i];
+  for (int i = 0; uuids && i < n; i++) {
+    char *u = uuids + (size_t)i * GPUMEM_UUID_ENTRY_BYTES;
+    u[0] = '\0';
+    if (cfg.uuid[i].kind != GPUMEM_UUID_NONE) gpumem_uuid_format(&cfg.uuid[i], u, GPUMEM_UUID_ENTRY_BYTES);
+  }
   return 0;
 }
 

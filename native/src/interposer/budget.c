@@ -1,6 +1,8 @@
 /* Which budget applies to this process now: found once at the first wrapped call, its per-device
  * limits re-read from the config when the host bumps the region's generation (the live budget),
- * and percents of a device resolved at its first use. */
+ * and percents of a device resolved at its first use. Limits and the region's counters are kept
+ * by the container's GPU index (device_index.h), which every function of budget.h finds from
+ * the CUDA ordinal it is given. */
 #include "budget.h"
 
 #include <pthread.h>
@@ -8,6 +10,7 @@
 
 #include "../common/cuda.h"
 #include "budget_source.h"
+#include "device_index.h"
 #include "env_limits.h"
 #include "region.h"
 #include "say.h"
@@ -47,6 +50,7 @@ static void init(void)
     mode = src.mode;
     return;
   }
+  device_index_init(&src.cfg);
   int rc = region_open(src.state, &generation, err, sizeof err);
   apply_limits(&src.cfg); /* even if closed below: then what it shows as the total */
   if (rc) {
@@ -70,8 +74,14 @@ static void reload_config(uint64_t gen)
   pthread_mutex_lock(&reload_lock);
   if (__atomic_load_n(&seen_gen, __ATOMIC_RELAXED) != gen) {
     struct gpumem_config c;
-    char err[600];
+    char err[4400];
     int rc = gpumem_config_load(config_path, &c, err, sizeof err);
+    if (rc == 0 && !device_index_same(&c)) {
+      /* This process's charges are recorded by the GPUs the config named when it started. */
+      snprintf(err, sizeof err, "%s: its uuid lines changed under a running process (a "
+               "container's GPUs never change): every allocation is refused", config_path);
+      rc = -1;
+    }
     if (rc == 0) {
       apply_limits(&c);
       if (closed_by_reload) {
@@ -107,6 +117,7 @@ enum budget_mode budget_mode(void)
   return m;
 }
 
+/* dev: the container index, which is the ordinal here (GPUMEM_LIMIT* has no uuid lines). */
 static int env_percent(int dev)
 {
   int st = __atomic_load_n(&env_pct[dev], __ATOMIC_ACQUIRE);
@@ -123,30 +134,38 @@ static int env_percent(int dev)
   return st;
 }
 
+/* A device that is not one of the container's GPUs (index -1) is granted nothing. */
 int budget_reserve(int dev, uint64_t bytes)
 {
-  if (region_join() < 0 || dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
-  if (__builtin_expect(env_mode, 0) && env_percent(dev) < 0) return -1;
-  return region_reserve(dev, bytes, __atomic_load_n(&limits[dev], __ATOMIC_RELAXED));
+  int i = device_index(dev);
+  if (region_join() < 0 || i < 0) return -1;
+  if (__builtin_expect(env_mode, 0) && env_percent(i) < 0) return -1;
+  return region_reserve(i, bytes, __atomic_load_n(&limits[i], __ATOMIC_RELAXED));
 }
 
-uint64_t budget_limit(int dev, uint64_t *used)
+int budget_device_known(int dev) { return device_index(dev) >= 0; }
+
+uint64_t budget_limit_at(int i, uint64_t *used)
 {
   *used = 0;
-  if (__atomic_load_n(&mode, __ATOMIC_ACQUIRE) != BUDGET_ENFORCE || dev < 0 ||
-      dev >= GPUMEM_MAX_GPUS)
+  if (__atomic_load_n(&mode, __ATOMIC_ACQUIRE) != BUDGET_ENFORCE || i < 0 ||
+      i >= GPUMEM_MAX_GPUS)
     return 0;
   check_generation();
-  if (__builtin_expect(env_mode, 0) && env_percent(dev) < 0) return 0;
-  *used = region_used(dev);
-  return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
+  if (__builtin_expect(env_mode, 0) && env_percent(i) < 0) return 0;
+  *used = region_used(i);
+  return __atomic_load_n(&limits[i], __ATOMIC_RELAXED);
 }
 
-uint64_t budget_closed_total(int dev)
+uint64_t budget_limit(int dev, uint64_t *used) { return budget_limit_at(device_index(dev), used); }
+
+uint64_t budget_closed_total_at(int i)
 {
-  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return 0;
-  return __atomic_load_n(&limits[dev], __ATOMIC_RELAXED);
+  if (i < 0 || i >= GPUMEM_MAX_GPUS) return 0;
+  return __atomic_load_n(&limits[i], __ATOMIC_RELAXED);
 }
+
+uint64_t budget_closed_total(int dev) { return budget_closed_total_at(device_index(dev)); }
 
 /* Moves a charge from the bound reserved before a call (pitch, managed, VMM, arrays) to what the
  * driver really took; growing can be refused like any reservation. */
@@ -159,6 +178,7 @@ int budget_adjust(int dev, uint64_t from, uint64_t to)
 
 int budget_set_driver(int dev, uint64_t bytes, int strict)
 {
-  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return -1;
-  return region_set_driver(dev, bytes, strict ? __atomic_load_n(&limits[dev], __ATOMIC_RELAXED) : 0);
+  int i = device_index(dev);
+  if (i < 0) return -1;
+  return region_set_driver(i, bytes, strict ? __atomic_load_n(&limits[i], __ATOMIC_RELAXED) : 0);
 }

@@ -14,6 +14,10 @@ enum budget_mode {
 /* Loads the config on the first call; afterwards one load. */
 enum budget_mode budget_mode(void);
 
+/* dev in every function here is a CUDA device ordinal as this process sees it; the charge lands
+ * on the container's GPU that it is (device_index.h). A device that is none of them is granted
+ * nothing and shows a total of 0. */
+
 /* Charges bytes on dev before the driver is asked; 0, or -1 when it would pass the budget. */
 int budget_reserve(int dev, uint64_t bytes);
 
@@ -27,6 +31,15 @@ void budget_note_context(int dev, uint64_t bytes);
 
 /* Budget of dev in bytes (0 = none), and in *used what the whole container has charged on it. */
 uint64_t budget_limit(int dev, uint64_t *used);
+
+/* Whether dev is one of the container's GPUs (always, without uuid lines in the config). One that
+ * is not is shown as a closed budget shows a device: total 0, nothing free. */
+int budget_device_known(int dev);
+
+/* budget_limit and budget_closed_total by the container's GPU index i instead of an ordinal (the
+ * NVML wrappers match an NVML device to it by UUID). */
+uint64_t budget_limit_at(int i, uint64_t *used);
+uint64_t budget_closed_total_at(int i);
 
 /* What a closed budget shows as dev's total: the budget last loaded for it (the config before it
  * broke, or one whose region failed), 0 when none was. Never the device's own size: a process

@@ -1,7 +1,10 @@
 /* NVML memory queries as the container should see them (what nvidia-smi, pynvml and PyTorch
- * print): total = the budget, used = the container's charge, free = the rest, all clamped. */
+ * print): total = the budget, used = the container's charge, free = the rest, all clamped. NVML
+ * sees every GPU of the host: with uuid lines a device is the container's GPU whose UUID it has,
+ * and one that is none of them shows as failed closed. */
 #include "../common/nvml.h"
 #include "budget.h"
+#include "device_index.h"
 #include "export.h"
 #include "nvml_library.h"
 #include "symbols.h"
@@ -26,18 +29,28 @@ static int virtualize(nvmlDevice_t device, unsigned long long *total, unsigned l
   enum budget_mode m = budget_mode();
   if (m == BUDGET_OFF) return 0;
   static nvmlDeviceGetIndex_fn get_index;
+  static nvmlDeviceGetUUID_fn get_uuid;
   if (!get_index) get_index = (nvmlDeviceGetIndex_fn)nvml_library_sym("nvmlDeviceGetIndex");
-  unsigned int index;
-  int have_index = get_index && get_index(device, &index) == NVML_SUCCESS;
+  if (!get_uuid) get_uuid = (nvmlDeviceGetUUID_fn)nvml_library_sym("nvmlDeviceGetUUID");
+  unsigned int nvml_index;
+  char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+  uuid[0] = '\0';
+  int index = -1;
+  if (get_index && get_index(device, &nvml_index) == NVML_SUCCESS) {
+    if (get_uuid && get_uuid(device, uuid, sizeof uuid) != NVML_SUCCESS) uuid[0] = '\0';
+    index = device_index_of_nvml(nvml_index, uuid);
+    if (index < 0 && m == BUDGET_ENFORCE) m = BUDGET_CLOSED; /* none of the container's GPUs */
+  }
+  int have_index = index >= 0;
   if (m == BUDGET_CLOSED) { /* as cuMemGetInfo: nothing free of the budget last known */
-    uint64_t shown = have_index ? budget_closed_total((int)index) : 0;
+    uint64_t shown = have_index ? budget_closed_total_at(index) : 0;
     if (shown < *total) *total = shown;
     *used = *total;
     *free = 0;
     return 1;
   }
   if (!have_index) return 0;
-  uint64_t charged, limit = budget_limit((int)index, &charged);
+  uint64_t charged, limit = budget_limit_at(index, &charged);
   if (!limit) return 0;
   unsigned long long real_free = *free;
   if (limit < *total) *total = limit; /* a budget above the device cannot be granted */

@@ -1,7 +1,8 @@
 /* This process's slot in its container's accounting region (STATE/shared/accounting): attached
  * and joined at the first wrapped call, charged by every wrapper, given back at exit. The
  * process keeps its own record of what it charged beside the slot, which the container can
- * write: the driver-taken memory is measured against that record (reconcile.c). */
+ * write: the driver-taken memory is measured against that record (reconcile.c). Everything here is
+ * kept by the container's GPU index; the budget.h functions find it from the ordinal they get. */
 #include "region.h"
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "../format/accounting_ledger.h"
 #include "../format/liveness.h"
 #include "budget.h"
+#include "device_index.h"
 #include "fork_reset.h"
 #include "standalone_dir.h"
 #include "state_dir.h"
@@ -115,20 +117,21 @@ int region_reserve(int dev, uint64_t bytes, uint64_t limit)
   return 0;
 }
 
-void budget_release(int dev, uint64_t bytes)
+void budget_release(int ordinal, uint64_t bytes)
 {
-  if (slot < 0 || dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
+  int dev = device_index(ordinal);
+  if (slot < 0 || dev < 0) return;
   gpumem_accounting_release(region, slot, dev, bytes);
   own_sub(dev, bytes);
 }
 
 /* A launched graph's memory, a pool that grew past its reservation: bytes the driver already
  * holds are charged past the budget if need be, so others are refused until they are returned. */
-void budget_charge_held(int dev, uint64_t bytes)
+void budget_charge_held(int ordinal, uint64_t bytes)
 {
-  int s = slot;
+  int s = slot, dev = device_index(ordinal);
   if (s < 0 && (s = join()) < 0) return;
-  if (dev < 0 || dev >= GPUMEM_MAX_GPUS || bytes == 0) return;
+  if (dev < 0 || bytes == 0) return; /* none of the container's GPUs: nothing grows there */
   if (gpumem_accounting_try_reserve(region, s, dev, bytes, 0, 0) == 0) /* budget 0: never refused */
     own_add(dev, bytes);
 }
@@ -156,10 +159,11 @@ int region_set_driver(int dev, uint64_t bytes, uint64_t limit)
 
 /* The process's own record: a container that writes its slot cannot make the reconcile see more
  * allocations than were made (and so forget what the driver took) or fewer (and count it twice). */
-void budget_own_charge(int dev, uint64_t *used, uint64_t *driver)
+void budget_own_charge(int ordinal, uint64_t *used, uint64_t *driver)
 {
   *used = *driver = 0;
-  if (dev < 0 || dev >= GPUMEM_MAX_GPUS) return;
+  int dev = device_index(ordinal);
+  if (dev < 0) return;
   pthread_mutex_lock(&join_lock);
   if (region && slot >= 0) {
     *used = __atomic_load_n(&own_used[dev], __ATOMIC_RELAXED);
@@ -177,16 +181,18 @@ void budget_mark_driver_unseen(void)
 
 uint64_t region_used(int dev) { return __atomic_load_n(&region->used[dev], __ATOMIC_RELAXED); }
 
-uint64_t budget_context_estimate(int dev)
+uint64_t budget_context_estimate(int ordinal)
 {
-  if (!region || dev < 0 || dev >= GPUMEM_MAX_GPUS) return 0;
+  int dev = device_index(ordinal);
+  if (!region || dev < 0) return 0;
   uint64_t v = __atomic_load_n(&region->context_estimate[dev], __ATOMIC_RELAXED);
   return v > (UINT64_C(4) << 30) ? UINT64_C(4) << 30 : v; /* the container can write it */
 }
 
-void budget_note_context(int dev, uint64_t bytes)
+void budget_note_context(int ordinal, uint64_t bytes)
 {
-  if (region && dev >= 0 && dev < GPUMEM_MAX_GPUS && bytes)
+  int dev = device_index(ordinal);
+  if (region && dev >= 0 && bytes)
     __atomic_store_n(&region->context_estimate[dev], bytes, __ATOMIC_RELAXED);
 }
 

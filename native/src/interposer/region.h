@@ -14,6 +14,8 @@ int region_open(const char *state, const uint64_t **generation, char *err, int e
 /* This process's slot, joined now if it has none (a child after fork); -1 when none is free. */
 int region_join(void);
 
+/* dev in region_* is the container's GPU index (device_index.h), never an ordinal. */
+
 /* Charges bytes on dev unless that passes limit (0 = none); refused, dead processes' slots are
  * reclaimed (at most every 10 ms) and it is tried once more. 0 or -1. */
 int region_reserve(int dev, uint64_t bytes, uint64_t limit);

@@ -86,7 +86,8 @@ int fake_mig_handle(nvmlDevice_t d)
   if (!d || d < first || d >= first + FAKE_NVML_MAX_DEVICES * FAKE_NVML_MAX_MIG) return 0;
   size_t k = (size_t)(d - first);
   unsigned int gpu = (unsigned int)(k / FAKE_NVML_MAX_MIG), j = (unsigned int)(k % FAKE_NVML_MAX_MIG);
-  return gpu < fake_nvml_gpu_count() && j < fake_mig_count(gpu) && d->mig == (int)j;
+  return gpu < fake_nvml_gpu_count() && j < fake_mig_count(gpu) && d->index == gpu &&
+         d->mig == (int)j; /* handed out, not a slot never filled */
 }
 
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,

@@ -7,9 +7,9 @@ import ffi from '@2060.io/ffi-napi';
 import ref from '@2060.io/ref-napi';
 import { hostLibraryPath } from '../paths.js';
 import type { InterposerConfig, Limit } from '../budget/types.js';
-import type { HostGpu } from '../gpu/host-gpu.js';
+import type { HostGpu, InventoryGpu } from '../gpu/host-gpu.js';
 
-export type { HostGpu, InterposerConfig, Limit };
+export type { HostGpu, InterposerConfig, InventoryGpu, Limit };
 
 // Room for a message quoting a key and a value (GPUMEM_MESSAGE_MAX in native/src/format/quote.h).
 const ERR_LEN = 2048;
@@ -406,11 +406,104 @@ export function accountingUsage(path: string): Usage {
   };
 }
 
-// --- TEMPORARY (lead): replaced by helper B's block at merge ---
-import type { InventoryGpu } from '../gpu/host-gpu.js';
-export function gpuInventory(): { driverVersion: string; gpus: InventoryGpu[] } {
-  throw new NativeError('gpumem: inventory not built yet');
+// ---- The host's GPU inventory, the driver's per-cgroup memory limit, the admission lock ----------
+// Bound on their own (the same library, the same handle) so that this block stands apart.
+
+type InventoryHost = {
+  gpumem_gpu_inventory: (uuids: Buffer, totals: Buffer, minor: Buffer, parent: Buffer, n: number, count: Buffer, driver: Buffer, dvlen: number, err: Buffer, errlen: number) => number;
+  gpumem_memory_limit: (uuid: string, cgroupFile: string, bytes: string, err: Buffer, errlen: number) => number;
+  gpumem_lock_acquire: (path: string, fd: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_lock_release: (fd: number) => number;
+};
+
+let inventoryHost: InventoryHost | undefined;
+
+function inventoryLib(): InventoryHost {
+  if (inventoryHost) return inventoryHost;
+  const path = hostLibraryPath();
+  try {
+    inventoryHost = ffi.Library(path, {
+      gpumem_gpu_inventory: ['int', ['pointer', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_memory_limit: ['int', ['string', 'string', 'uint64', 'pointer', 'int']],
+      gpumem_lock_acquire: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_lock_release: ['int', ['int']],
+    }) as unknown as InventoryHost;
+  } catch (e) {
+    throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
+  }
+  return inventoryHost;
 }
-export function withHostLock<T>(_path: string, fn: () => T): T {
-  return fn();
+
+/** Room for any driver version (NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE). */
+const DRIVER_VERSION_LEN = 80;
+
+/**
+ * The host's GPUs in NVML's order, each followed by its MIG devices, and the driver's version.
+ * Throws NativeError when the host has no NVML or NVML cannot describe a device.
+ */
+export function gpuInventory(): { driverVersion: string; gpus: InventoryGpu[] } {
+  const count = Buffer.alloc(4);
+  const driver = Buffer.alloc(DRIVER_VERSION_LEN);
+  const err = Buffer.alloc(ERR_LEN);
+  // Room for eight GPUs of seven MIG devices each first; asked again when there are more.
+  for (let room = 64; ; room = count.readInt32LE()) {
+    const uuids = Buffer.alloc(UUID_LEN * room);
+    const totals = Buffer.alloc(8 * room);
+    const minor = Buffer.alloc(4 * room);
+    const parent = Buffer.alloc(4 * room);
+    check(inventoryLib().gpumem_gpu_inventory(uuids, totals, minor, parent, room, count, driver, DRIVER_VERSION_LEN, err, ERR_LEN), err);
+    const n = count.readInt32LE();
+    if (n > room) continue;
+    const gpus: InventoryGpu[] = [];
+    for (let k = 0; k < n; k++) {
+      const u = uuids.subarray(k * UUID_LEN, (k + 1) * UUID_LEN);
+      const p = parent.readInt32LE(4 * k);
+      gpus.push({
+        index: k,
+        uuid: u.toString('utf8', 0, Math.max(0, u.indexOf(0))),
+        totalBytes: Number(totals.readBigUInt64LE(8 * k)),
+        minor: minor.readInt32LE(4 * k),
+        ...(p >= 0 ? { parent: p } : {}),
+        mig: p >= 0,
+      });
+    }
+    return { driverVersion: driver.toString('utf8', 0, Math.max(0, driver.indexOf(0))), gpus };
+  }
+}
+
+/**
+ * Sets the driver's own hard limit (NVML R615+) on what the processes of one cgroup may hold on
+ * the GPU with that UUID: soft = hard = bytes; 0n clears it. 'unavailable' where the driver cannot
+ * (before 615, a MIG device, not supported); throws NativeError on an unknown UUID, without root,
+ * or on any other NVML failure.
+ */
+export function setMemoryLimit(uuid: string, cgroupFile: string, bytes: bigint): 'set' | 'unavailable' {
+  if (bytes < 0n || bytes >= 2n ** 64n) throw new NativeError(`gpumem: a memory limit of ${bytes} bytes does not fit; use 0 (clear) to 2^64-1`);
+  const err = Buffer.alloc(ERR_LEN);
+  // A decimal string: ffi passes it to C's uint64_t exactly.
+  const rc = inventoryLib().gpumem_memory_limit(uuid, cgroupFile, bytes.toString(), err, ERR_LEN);
+  if (rc === 1) return 'unavailable';
+  check(rc, err);
+  return 'set';
+}
+
+/**
+ * Runs fn holding the host-wide lock at path (an flock: waits for the holder, and the kernel frees
+ * it when a holder dies). fn must be synchronous: the lock is let go when it returns.
+ */
+export function withHostLock<T>(path: string, fn: () => T): T {
+  const fd = Buffer.alloc(4);
+  const err = Buffer.alloc(ERR_LEN);
+  check(inventoryLib().gpumem_lock_acquire(path, fd, err, ERR_LEN), err);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    inventoryLib().gpumem_lock_release(fd.readInt32LE());
+  }
+  // A promise would run on unlocked: say so rather than serialise nothing.
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    throw new NativeError('gpumem: withHostLock needs a synchronous function; the lock was released before its promise settled');
+  }
+  return result;
 }

@@ -5,15 +5,19 @@ export interface HostGpu {
   totalBytes: number;
 }
 
-/** A GPU or MIG device of the host's inventory: MIG devices follow their GPU, which `parent` names. */
+/**
+ * A GPU or a MIG device of this host, as the inventory lists them: every GPU in NVML's order, each
+ * followed by its MIG devices when it is in MIG mode.
+ */
 export interface InventoryGpu {
-  /** Position in the inventory's list. */
+  /** Its position in the list. */
   index: number;
+  /** "GPU-..." or, for a MIG device, "MIG-...". */
   uuid: string;
   totalBytes: number;
-  /** The /dev/nvidia<minor> node (a MIG device: its GPU's). */
+  /** The minor number of the device node it is reached through (/dev/nvidia<minor>); a MIG device: its GPU's. */
   minor: number;
-  /** index of its GPU, for a MIG device */
+  /** The index of its GPU in the same list; MIG devices only. */
   parent?: number;
   mig: boolean;
 }

@@ -17,7 +17,11 @@
  * without the fake driver (a host tool: gpumem ps) is shown every process the file shows holding
  * memory on the device, managed memory left out, under the pid that process has in the caller's
  * /proc: a containerised process is listed under its host pid, as the real driver lists it on the
- * host (fake_nvml_processes.c translates through /proc/<pid>/ns/pid and NSpid). */
+ * host (fake_nvml_processes.c translates through /proc/<pid>/ns/pid and NSpid).
+ * FAKE_NVML_MINORS: the device node minor number of each GPU in NVML's index order,
+ *   comma-separated ("2,0,1": GPU 0 is /dev/nvidia2); a GPU not listed has its index as minor.
+ * MIG devices (FAKE_NVML_MIG): fake_nvml_mig.c; the driver version (FAKE_NVML_DRIVER_VERSION) and
+ * the R615 per-cgroup memory limits (FAKE_NVML_MEMORY_LIMITS_LOG): fake_nvml_limits.c. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,13 +32,10 @@
 #include "../src/common/nvml.h"
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
+#include "fake_nvml_devices.h"
 #include "fake_nvml_processes.h"
 
-#define MAX_DEVICES 64
-
-struct nvmlDevice_st {
-  unsigned int index;
-};
+#define MAX_DEVICES FAKE_NVML_MAX_DEVICES
 
 static struct nvmlDevice_st devices[MAX_DEVICES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,6 +43,24 @@ static int init_count;
 static unsigned long long noise_taken;
 
 typedef int (*fake_cuda_memory_fn)(int dev, uint64_t *total, uint64_t *used);
+
+/* The i-th item of the comma-separated list in variable name into item (NUL-terminated); 0 when
+ * there is none (or it does not fit). */
+static int list_item(const char *name, unsigned int i, char *item, size_t cap)
+{
+  const char *s = getenv(name);
+  for (unsigned int n = 0; s && *s; n++) {
+    size_t len = strcspn(s, ",");
+    if (n == i) {
+      if (len >= cap) return 0;
+      memcpy(item, s, len);
+      item[len] = '\0';
+      return 1;
+    }
+    s += len + (s[len] == ',');
+  }
+  return 0;
+}
 
 /* The i-th size of FAKE_NVML_DEVICE_MEMS into *v; the number of entries when v is NULL. */
 static int listed_size(unsigned int i, uint64_t *v)
@@ -102,11 +121,37 @@ static nvmlReturn_t check(nvmlDevice_t d)
   return NVML_SUCCESS;
 }
 
+nvmlReturn_t fake_nvml_ready(void) { return init_count ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED; }
+nvmlReturn_t fake_nvml_check_gpu(nvmlDevice_t d) { return check(d); }
+unsigned int fake_nvml_gpu_count(void) { return device_count(); }
+
+nvmlReturn_t fake_nvml_check_any(nvmlDevice_t d)
+{
+  if (!init_count) return NVML_ERROR_UNINITIALIZED;
+  return check(d) == NVML_SUCCESS || fake_mig_handle(d) ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/* A GPU's UUID is the fake driver's (fake_gpu_uuid); a MIG device's starts with other bytes, so its
+ * hex differs from every GPU's, and ends with its GPU and its index there. */
+void fake_nvml_uuid_text(nvmlDevice_t d, char out[64])
+{
+  unsigned char b[16];
+  fake_gpu_uuid((int)d->index, b);
+  if (d->mig >= 0) {
+    b[0] = 0x31;
+    b[1] = 0x9c;
+    b[14] = (unsigned char)(d->mig + 1);
+  }
+  snprintf(out, 64, "%s-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           d->mig >= 0 ? "MIG" : "GPU", b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+           b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 nvmlReturn_t nvmlInit_v2(void)
 {
   pthread_mutex_lock(&lock);
   init_count++;
-  for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i].index = i;
+  for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i] = (struct nvmlDevice_st){i, -1};
   pthread_mutex_unlock(&lock);
   return NVML_SUCCESS;
 }
@@ -128,6 +173,9 @@ const char *nvmlErrorString(nvmlReturn_t result)
   case NVML_SUCCESS: return "Success";
   case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
   case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+  case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+  case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+  case NVML_ERROR_FUNCTION_NOT_FOUND: return "Function Not Found";
   case NVML_ERROR_NOT_FOUND: return "Not Found";
   case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
   case NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument Version Mismatch";
@@ -162,18 +210,53 @@ nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
-  nvmlReturn_t rc = check(device);
+  nvmlReturn_t rc = fake_nvml_check_any(device);
   if (rc) return rc;
   if (!uuid) return NVML_ERROR_INVALID_ARGUMENT;
-  unsigned char b[16];
-  fake_gpu_uuid((int)device->index, b);
   char text[64];
-  int n = snprintf(text, sizeof text,
-                   "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                   b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                   b[14], b[15]);
-  if ((unsigned int)n + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
-  memcpy(uuid, text, (size_t)n + 1);
+  fake_nvml_uuid_text(device, text);
+  size_t n = strlen(text);
+  if (n + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+  memcpy(uuid, text, n + 1);
+  return NVML_SUCCESS;
+}
+
+/* A GPU or MIG device by its UUID, as nvidia-container-toolkit finds the devices it was given. */
+nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
+{
+  if (!init_count) return NVML_ERROR_UNINITIALIZED;
+  if (!uuid || !device) return NVML_ERROR_INVALID_ARGUMENT;
+  char text[64];
+  for (unsigned int i = 0; i < device_count(); i++) {
+    fake_nvml_uuid_text(&devices[i], text);
+    if (!strcmp(text, uuid)) {
+      *device = &devices[i];
+      return NVML_SUCCESS;
+    }
+    for (unsigned int j = 0; j < fake_mig_count(i); j++) {
+      nvmlDevice_t m = fake_mig_device(i, j);
+      fake_nvml_uuid_text(m, text);
+      if (!strcmp(text, uuid)) {
+        *device = m;
+        return NVML_SUCCESS;
+      }
+    }
+  }
+  return NVML_ERROR_NOT_FOUND;
+}
+
+/* FAKE_NVML_MINORS; a MIG device has no node of its own (its GPU's serves it). */
+nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
+{
+  if (fake_nvml_check_any(device) == NVML_SUCCESS && device->mig >= 0) return NVML_ERROR_NOT_SUPPORTED;
+  nvmlReturn_t rc = check(device);
+  if (rc) return rc;
+  if (!minorNumber) return NVML_ERROR_INVALID_ARGUMENT;
+  char item[32], *end = item;
+  unsigned long v = list_item("FAKE_NVML_MINORS", device->index, item, sizeof item)
+                      ? strtoul(item, &end, 10)
+                      : 0;
+  *minorNumber = end != item && !*end ? (unsigned int)v : device->index;
   return NVML_SUCCESS;
 }
 
@@ -187,13 +270,22 @@ static void figures(nvmlDevice_t device, uint64_t *total, uint64_t *free_bytes, 
   *free_bytes = *total - *used;
 }
 
+/* A MIG device's figures: its slice, unused (the fake driver's devices are whole GPUs). */
+static int mig_figures(nvmlDevice_t device, uint64_t *total, uint64_t *free_bytes, uint64_t *used)
+{
+  if (device->mig < 0 || !fake_mig_size(device->index, (unsigned int)device->mig, total)) return 0;
+  *free_bytes = *total;
+  *used = 0;
+  return 1;
+}
+
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-  nvmlReturn_t rc = check(device);
+  nvmlReturn_t rc = fake_nvml_check_any(device);
   if (rc) return rc;
   if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
   uint64_t t, f, u;
-  figures(device, &t, &f, &u);
+  if (!mig_figures(device, &t, &f, &u)) figures(device, &t, &f, &u);
   memory->total = t;
   memory->free = f;
   memory->used = u;
@@ -202,12 +294,12 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 
 nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-  nvmlReturn_t rc = check(device);
+  nvmlReturn_t rc = fake_nvml_check_any(device);
   if (rc) return rc;
   if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
   if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
   uint64_t t, f, u;
-  figures(device, &t, &f, &u);
+  if (!mig_figures(device, &t, &f, &u)) figures(device, &t, &f, &u);
   memory->total = t;
   memory->reserved = 0;
   memory->free = f;

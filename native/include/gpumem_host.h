@@ -162,4 +162,34 @@ int gpumem_gpu_list(uint64_t *total_bytes, char *uuids, int n, int *count, char 
 int gpumem_gpu_processes(int32_t *gpu, uint32_t *pid, uint64_t *used, int n, int *count,
                          uint64_t *unlisted, char *err, int errlen);
 
+
+/* The host's GPU inventory, the driver's per-cgroup memory limit and the admission lock. */
+
+/* Every GPU in NVML's index order, each followed by its MIG devices when it is in MIG mode
+ * (current mode; MIG indexes without a device are skipped). Entry k: its UUID ("GPU-..." or
+ * "MIG-...", NUL-terminated) at uuids + k*96, its memory in total_bytes[k], minor[k] the minor
+ * number of the device node it is reached through (/dev/nvidia<minor>; a MIG device: its GPU's),
+ * parent[k] = -1 for a GPU, else the entry of its GPU in this same list. The first n entries are
+ * written; *count = how many there are (more than n: ask again with room for them). The driver's
+ * version ("580.105.08") goes into driver_version[0..dvlen) (80 bytes hold any; dvlen 0: not
+ * asked). Loads libnvidia-ml.so.1 only for this call; -1 with err when the host has none. */
+int gpumem_gpu_inventory(char *uuids, uint64_t *total_bytes, int32_t *minor, int32_t *parent, int n,
+                         int *count, char *driver_version, int dvlen, char *err, int errlen);
+
+/* The driver's own hard limit on the GPU memory a cgroup's processes may hold on the GPU with
+ * that UUID (NVML R615+, nvmlDeviceSetMemoryLimits_v1; cgroup_file: the absolute sysfs path NVML
+ * takes as the cgroup's name). bytes > 0 sets soft = hard = bytes; 0 clears (soft 0, hard
+ * NVML_DEVICE_MEMORY_LIMIT_MAX). Returns 0 done; 1 not available here, with the reason in err
+ * (a driver before 615 or an NVML without the function, a MIG device, NVML_ERROR_NOT_SUPPORTED);
+ * -1 failed with err (no NVML, an unknown UUID, not root, any other NVML error). */
+int gpumem_memory_limit(const char *uuid, const char *cgroup_file, uint64_t bytes, char *err,
+                        int errlen);
+
+/* The host-wide lock: opens or creates path (mode 0600, never through a symbolic link, not
+ * inherited across exec) and waits for an exclusive flock on it; *fd is the holder's descriptor.
+ * The kernel drops the lock when the holder dies. _release unlocks and closes fd (0, or -1 when
+ * fd was not a locked descriptor). */
+int gpumem_lock_acquire(const char *path, int *fd, char *err, int errlen);
+int gpumem_lock_release(int fd);
+
 #endif

@@ -10,6 +10,7 @@ typedef struct nvmlDevice_st *nvmlDevice_t;
 #define NVML_ERROR_UNINITIALIZED 1
 #define NVML_ERROR_INVALID_ARGUMENT 2
 #define NVML_ERROR_NOT_SUPPORTED 3
+#define NVML_ERROR_NO_PERMISSION 4
 #define NVML_ERROR_NOT_FOUND 6
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_ERROR_LIBRARY_NOT_FOUND 12
@@ -18,6 +19,11 @@ typedef struct nvmlDevice_st *nvmlDevice_t;
 #define NVML_ERROR_UNKNOWN 999
 
 #define NVML_DEVICE_UUID_V2_BUFFER_SIZE 96
+#define NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE 80
+
+/* nvmlDeviceGetMigMode's current and pending modes. */
+#define NVML_DEVICE_MIG_DISABLE 0
+#define NVML_DEVICE_MIG_ENABLE 1
 
 typedef struct {
   unsigned long long total;
@@ -44,6 +50,28 @@ typedef struct {
   unsigned int computeInstanceId;
 } nvmlProcessInfo_t;
 
+/* nvmlDeviceSetMemoryLimits_v1's argument (R615+): a hard and soft limit on the device's memory for
+ * the processes of one cgroup. Member order and names as documented
+ * (docs.nvidia.com/deploy/nvml-api/api/structnvmlSetMemoryLimits__v1__t.html); no version field. */
+typedef struct {
+  const char *nameSpace; /* full path to the sysfs cgroup file name */
+  unsigned long long softLimit;
+  unsigned long long hardLimit;
+} nvmlSetMemoryLimits_v1_t;
+
+/* nvmlDeviceGetMemoryLimits_v1's: nameSpace in, the rest out. */
+typedef struct {
+  const char *nameSpace;
+  unsigned long long softLimit;
+  unsigned long long hardLimit;
+  unsigned long long currentUsed;
+} nvmlGetMemoryLimits_v1_t;
+
+/* "No limit" for hardLimit (with softLimit 0): how a limit is cleared. NVML documents the name but
+ * no header we could read defines its value; ~0ULL is our reading of "max", checked against
+ * nothing real yet (our GPU runs 580). */
+#define NVML_DEVICE_MEMORY_LIMIT_MAX (~0ULL)
+
 typedef nvmlReturn_t (*nvmlInit_v2_fn)(void);
 typedef nvmlReturn_t (*nvmlDeviceGetCount_v2_fn)(unsigned int *count);
 typedef nvmlReturn_t (*nvmlDeviceGetHandleByIndex_v2_fn)(unsigned int index, nvmlDevice_t *device);
@@ -54,5 +82,24 @@ typedef nvmlReturn_t (*nvmlDeviceGetMemoryInfo_v2_fn)(nvmlDevice_t device, nvmlM
 typedef nvmlReturn_t (*nvmlDeviceGetComputeRunningProcesses_v3_fn)(nvmlDevice_t device,
                                                                    unsigned int *infoCount,
                                                                    nvmlProcessInfo_t *infos);
+
+typedef nvmlReturn_t (*nvmlDeviceGetHandleByUUID_fn)(const char *uuid, nvmlDevice_t *device);
+typedef nvmlReturn_t (*nvmlDeviceGetMinorNumber_fn)(nvmlDevice_t device, unsigned int *minorNumber);
+typedef nvmlReturn_t (*nvmlSystemGetDriverVersion_fn)(char *version, unsigned int length);
+/* MIG (Ampere and later; NVML_ERROR_NOT_SUPPORTED on GPUs without it). */
+typedef nvmlReturn_t (*nvmlDeviceGetMigMode_fn)(nvmlDevice_t device, unsigned int *currentMode,
+                                                unsigned int *pendingMode);
+typedef nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount_fn)(nvmlDevice_t device, unsigned int *count);
+/* NVML_ERROR_NOT_FOUND when no MIG device exists at that index (indexes may have gaps). */
+typedef nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex_fn)(nvmlDevice_t device, unsigned int index,
+                                                               nvmlDevice_t *migDevice);
+typedef nvmlReturn_t (*nvmlDeviceIsMigDeviceHandle_fn)(nvmlDevice_t device, unsigned int *isMigDevice);
+typedef nvmlReturn_t (*nvmlDeviceGetDeviceHandleFromMigDeviceHandle_fn)(nvmlDevice_t migDevice,
+                                                                        nvmlDevice_t *device);
+/* R615+; MIG handles are not supported. */
+typedef nvmlReturn_t (*nvmlDeviceSetMemoryLimits_v1_fn)(nvmlDevice_t device,
+                                                        nvmlSetMemoryLimits_v1_t *limits);
+typedef nvmlReturn_t (*nvmlDeviceGetMemoryLimits_v1_fn)(nvmlDevice_t device,
+                                                        nvmlGetMemoryLimits_v1_t *limits);
 
 #endif

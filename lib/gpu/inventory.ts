@@ -3,10 +3,10 @@
  * the state root (a tmpfs: gone at reboot), so that a start does not pay NVML's initialisation.
  * A GPU a spec names that the cache lacks (MIG devices made since) reads NVML again once.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import { gpuInventory } from '../ffi/native.js';
-import { inventoryFile } from '../layout.js';
+import { inventoryFile, stateRoot } from '../layout.js';
 import type { InventoryGpu } from './host-gpu.js';
 
 export interface Inventory {
@@ -48,6 +48,7 @@ export function refreshInventory(): Inventory | undefined {
   }
   const inv: Inventory = { bootId: bootId(), driverVersion: fresh.driverVersion, gpus: fresh.gpus };
   try {
+    mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
     writeFileAtomic(inventoryFile(), JSON.stringify(inv) + '\n', 0o644, { durable: false });
   } catch {
     // a read-only or missing state root: the answer still serves this decision

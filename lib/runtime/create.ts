@@ -67,7 +67,7 @@ function gpusOf(spec: Spec, env: Record<string, string>, asked: boolean, invento
 }
 
 const budgetsForLog = (gpus: readonly GpuBudget[]) =>
-  gpus.map((g) => ({ index: g.index, uuid: g.uuid, budget: g.bytes === undefined ? null : Number(g.bytes), from: g.from }));
+  gpus.map((g) => ({ index: g.index, uuid: g.uuid, budget: g.bytes ?? null, from: g.from })); // bigints: pino writes them exactly
 
 /** Decides for the bundle and, for a limited container, prepares everything runc will mount. */
 export function prepareBundle(bundle: string, containerId: string, inventory: GpuInventory = bootInventory, runtimeRoot: string | null = null): CreateDecision {
@@ -106,7 +106,7 @@ export function prepareBundle(bundle: string, containerId: string, inventory: Gp
     {
       ...who,
       outcome: 'limited',
-      ...(plan.gpus.length ? { gpus: budgetsForLog(plan.gpus) } : { gpus: null, limit: plan.config.all === undefined ? null : Number(plan.config.all), perGpu: Object.fromEntries([...plan.config.perGpu].map(([i, b]) => [i, Number(b)])), from: plan.from }),
+      ...(plan.gpus.length ? { gpus: budgetsForLog(plan.gpus) } : { gpus: null, limit: plan.config.all ?? null, perGpu: Object.fromEntries(plan.config.perGpu), from: plan.from }),
       ...(warnings.length ? { warnings } : {}),
     },
     'budget set',

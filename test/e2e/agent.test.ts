@@ -2,11 +2,11 @@
 // gone at delete, concurrent starts exact, and a missing or killed agent still limits (in-process).
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   GPUMEM_RUN, MiB, docker, dockerRun, engineReady, installForFile, parseAlloc, runLimitedContainer, show, sleep,
-  stateEntries,
+  stateDirs, stateEntries,
 } from './lib/docker.js'
 import { AGENT_PID, AGENT_SOCKET, INSIDE, RUN_DIR } from './lib/paths.js'
 import { alive } from './lib/faults.js'
@@ -38,12 +38,12 @@ if (await engineReady(t)) {
   })
 
   t.test('a limited container that runc cannot create (its program does not exist) leaves no state behind', async t => {
-    const before = readdirSync(GPUMEM_RUN).length
+    const before = stateDirs().length
     const r = await dockerRun(['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m'], ['/no/such/program'])
     t.not(r.code, 0, 'docker run fails')
     t.match(r.stderr, /no such file or directory/, "with runc's own reason")
     await sleep(300)
-    t.equal(readdirSync(GPUMEM_RUN).length, before, 'no state directory is left')
+    t.equal(stateDirs().length, before, 'no state directory is left')
   })
 
   t.test('40 limited containers started at once each get exactly their own budget, and leave nothing behind', async t => {
@@ -58,8 +58,7 @@ if (await engineReady(t)) {
       t.ok(a.allocated <= mib * MiB && a.allocated >= (mib - 4) * MiB, `container ${i}: allocated ${a.allocated / MiB} MiB of ${mib}`)
     }
     await sleep(500)
-    const left = readdirSync(GPUMEM_RUN).filter(n => join(GPUMEM_RUN, n) !== AGENT_SOCKET && join(GPUMEM_RUN, n) !== AGENT_PID)
-    t.same(left, [], 'no state directory is left')
+    t.same(stateDirs(), [], 'no state directory is left')
   })
 
   t.test('with the agent stopped, or killed with its socket left behind, a limited container is still limited (decided in-process)', async t => {

@@ -72,7 +72,7 @@ t.test("a bundle relative to the shim's directory is found: the agent works from
   const b = bundle(a.dir, 'b2', { 'gpumem.io/limit': '1g' });
   const r = ask(a.socket, ['create', 'c2'], b); // no --bundle: the current directory, as runc does
   t.equal(r.status, 0, r.stderr);
-  t.equal(readConfig(join(a.state, 'c2', 'config', 'gpumem.conf')).all, 2 ** 30);
+  t.same([...readConfig(join(a.state, 'c2', 'config', 'gpumem.conf')).perGpu], [[0, 2 ** 30], [1, 2 ** 30]], 'its budget on each of the host GPUs it was given (all)');
 });
 
 t.test('a refusal: exit 1, the message on stderr and as the last JSON line of runc\'s log, nothing left', async (t) => {

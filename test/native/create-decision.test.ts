@@ -11,14 +11,20 @@ const INSIDE = containerPaths();
 
 const GiB = 2 ** 30;
 
-t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half of each, config, region and mounts written', async (t) => {
+t.test('a 50% limit on GPUs 2 and 0 of a host with 24, 40 and 80 GiB GPUs: half of each, by UUID; config, region, ledger entry and mounts written', async (t) => {
   const c = setup(t, { 'gpumem.io/limit': '50%' }, ['NVIDIA_VISIBLE_DEVICES=2,0']);
   const o = create(c, 'ctr-a');
   t.ok(o.ok, JSON.stringify(o));
   const dir = join(c.state, 'ctr-a');
   const config = readConfig(join(dir, 'config', 'gpumem.conf'));
-  t.same([...config.perGpu], [[0, 40 * GiB], [1, 12 * GiB]], "the container's GPU 0 is the host's 80 GiB GPU 2, its GPU 1 the 24 GiB GPU 0");
+  t.same([...config.perGpu], [[0, 12 * GiB], [1, 40 * GiB]], "the container's GPU 0 is the host's 24 GiB GPU 0, its GPU 1 the 80 GiB GPU 2 (the host's order, as nvidia-smi shows them inside)");
   t.equal(config.all, undefined, 'a percent becomes per-GPU byte budgets, no blanket one');
+  const inventory = JSON.parse(readFileSync(join(c.state, 'inventory.json'), 'utf8')) as { gpus: { uuid: string }[] };
+  t.equal(inventory.gpus.length, 3, "the host's GPUs are cached for the boot in the state root");
+  const host = inventory.gpus.map((g) => g.uuid);
+  t.same([...(config.uuids ?? [])], [[0, host[0]], [1, host[2]]], 'the interposer is told each GPU by UUID');
+  const record = JSON.parse(readFileSync(join(dir, 'host.json'), 'utf8'));
+  t.same(record.gpus, [{ uuid: host[0], bytes: String(12 * GiB) }, { uuid: host[2], bytes: String(40 * GiB) }], "the host ledger's entry: each GPU's budget");
   t.equal(accountingUsage(join(dir, 'shared', 'accounting')).processes, 0, 'an empty accounting region is ready');
   const spec = c.spec();
   const mounts = Object.fromEntries((spec.mounts ?? []).map((m) => [m.destination, m]));
@@ -37,8 +43,16 @@ t.test('a blanket size and a per-GPU size together: the per-GPU one wins on its 
   const c = setup(t, { 'gpumem.io/limit': '4g', 'gpumem.io/limit.1': '8g' }, ['NVIDIA_VISIBLE_DEVICES=all']);
   t.ok(create(c, 'ctr-b').ok);
   const config = readConfig(join(c.state, 'ctr-b', 'config', 'gpumem.conf'));
+  t.same([...config.perGpu], [[0, 4 * GiB], [1, 8 * GiB], [2, 4 * GiB]], 'with the GPUs known, one budget each');
+});
+
+t.test('without NVML a blanket size stays one budget for whatever devices the container has', async (t) => {
+  const c = setup(t, { 'gpumem.io/limit': '4g', 'gpumem.io/limit.1': '8g' }, ['NVIDIA_VISIBLE_DEVICES=all']);
+  t.ok(create(c, 'ctr-b2', { LD_LIBRARY_PATH: '/nonexistent' }).ok);
+  const config = readConfig(join(c.state, 'ctr-b2', 'config', 'gpumem.conf'));
   t.equal(config.all, 4 * GiB);
   t.same([...config.perGpu], [[1, 8 * GiB]]);
+  t.equal(config.uuids, undefined, 'no UUIDs: devices by ordinal');
 });
 
 t.test('GPUMEM_LIMIT in the environment is decided the same way when no annotation is given', async (t) => {

@@ -30,8 +30,8 @@ function create(t: T, root: string, id: string, cgroupsPath: string, hostPath: s
     ociVersion: '1.2.0', process: { args: ['true'], env: ['NVIDIA_VISIBLE_DEVICES=0'] }, root: { path: 'rootfs' },
     annotations: { 'gpumem.io/limit': '64m' }, linux: { cgroupsPath },
   }));
-  const code = `import { hostGpus } from './dist/lib/ffi/native.js'; import { create } from './dist/lib/runtime/create.js';
-    const o = create(process.argv.slice(1), process.cwd(), hostGpus); console.log(JSON.stringify({ ok: o.ok, message: o.ok ? undefined : o.message }));`;
+  const code = `import { create } from './dist/lib/runtime/create.js';
+    const o = create(process.argv.slice(1), process.cwd()); console.log(JSON.stringify({ ok: o.ok, message: o.ok ? undefined : o.message }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, '--', 'create', '--bundle', bundle, id], {
     env: { PATH: process.env.PATH ?? '', LD_LIBRARY_PATH: 'native/build/fake', GPUMEM_STATE_ROOT: root, GPUMEM_LOG_FILE: join(root, '..', 'create.log') },
     encoding: 'utf8',
@@ -89,8 +89,10 @@ t.test('a container that zeroes its region is shown with what NVML sees it hold 
     { id: honest, cgroupsPath: `${tag}.slice:docker:${honest}`, hostPath: `/${tag}.slice/docker-${honest}.scope`, hierarchy: v2 ?? v1 },
   ];
   const [bad, good] = forms.map((f) => create(t, root, f.id, f.cgroupsPath, f.hostPath, f.hierarchy as string)) as [Container, Container];
-  t.same(JSON.parse(readFileSync(join(good.dir, 'host.json'), 'utf8')),
-    { cgroupsPath: good.cgroupsPath, cgroup: `/${tag}.slice/docker-${honest}.scope`, visibleDevices: '0', runtimeRoot: null },
+  const record = JSON.parse(readFileSync(join(good.dir, 'host.json'), 'utf8'));
+  t.match(record.gpus, [{ uuid: /^GPU-[0-9a-f-]{36}$/, bytes: /^[1-9]\d*$/ }], 'and its GPU by UUID with its budget (its ledger entry)');
+  t.same({ ...record, gpus: undefined },
+    { cgroupsPath: good.cgroupsPath, cgroup: `/${tag}.slice/docker-${honest}.scope`, visibleDevices: '0', runtimeRoot: null, gpus: undefined },
     'the create step records where the container\'s processes will be and which GPU it sees');
 
   // Three processes of the liar each take 60 MiB of its 64 MiB budget, the region zeroed before each.

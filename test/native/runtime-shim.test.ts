@@ -80,12 +80,25 @@ t.test('every call but create, delete and a limited container\'s exec goes to th
   t.equal(h.log(), '', 'no decision was made');
 });
 
-t.test('a create whose spec only names something gpumem-... is passed on without a decision', async (t) => {
+t.test('a create whose spec neither names a gpumem key nor can give a GPU is passed on without a decision', async (t) => {
   const h = host(t);
-  const b = h.bundle('b', { ociVersion: '1.2.0', root: { path: '/var/lib/gpumem-test/rootfs' }, process: { env: ['NVIDIA_VISIBLE_DEVICES=all'] } });
+  const b = h.bundle('b', { ociVersion: '1.2.0', root: { path: '/var/lib/gpumem-test/gpumem-rootfs' }, process: { env: ['IMAGE=gpumem-test'] }, linux: { devices: [{ path: '/dev/fuse' }] } });
   t.equal(h.run(['create', '--bundle', b, 'c2']).status, 0);
   t.same(h.calls(), [`create --bundle ${b} c2`]);
   t.equal(h.log(), '', 'neither the agent nor Node was asked');
+});
+
+t.test('a create that may give a GPU (NVIDIA_VISIBLE_DEVICES, a /dev/nvidia node) without any gpumem key is decided, for the host policy', async (t) => {
+  const h = host(t);
+  await h.agent();
+  for (const [name, spec] of [
+    ['env', { process: { env: ['NVIDIA_VISIBLE_DEVICES=all'] } }],
+    ['cdi', { process: { env: ['NVIDIA_VISIBLE_DEVICES=void'] }, linux: { devices: [{ path: '/dev/nvidia0', type: 'c', major: 195, minor: 0 }] } }],
+  ] as const) {
+    const b = h.bundle(`b-${name}`, { ociVersion: '1.2.0', root: { path: 'rootfs' }, ...spec });
+    t.equal(h.run(['create', '--bundle', b, `c-${name}`]).status, 0);
+  }
+  t.equal((h.log().match(/"outcome":"passed"/g) ?? []).length, 2, 'the agent decided both (no policy here: passed)');
 });
 
 t.test('a limited create with the agent running: decided, state made, then the lower runtime creates it', async (t) => {

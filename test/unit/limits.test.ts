@@ -36,7 +36,7 @@ t.test('a bad annotation names the key and the accepted forms', async (t) => {
     message: 'gpumem: annotation gpumem.io/limit="12parsecs" is not a valid limit; use a size like 512m, 8g or 8GiB (a number with an optional unit b, k, m, g, t or p; binary multiples) or a percent of the GPU like 50%',
   });
   t.throws(() => limitRequest({ 'gpumem.io/limti': '8g' }, {}), {
-    message: /unknown annotation gpumem\.io\/limti; accepted: gpumem\.io\/limit or gpumem\.io\/limit\.<GPU index 0-63>/,
+    message: /unknown annotation gpumem\.io\/limti; accepted: gpumem\.io\/limit, gpumem\.io\/limit\.<GPU index 0-63> or gpumem\.io\/limit\.<GPU-UUID or MIG-UUID>/,
   });
   t.throws(() => limitRequest({ 'gpumem.io/limit': '150%' }, {}), { message: /at most 100/ });
   t.throws(() => limitRequest({}, { GPUMEM_LIMIT_X: '1g' }), { message: /unknown environment variable GPUMEM_LIMIT_X/ });

@@ -9,7 +9,7 @@ t.test("a gpumem.io/ key in any case that gpumem does not read is refused, namin
   for (const key of ['GPUMEM.IO/limit', 'Gpumem.io/limit', 'gpumem.io/LIMIT', 'gpumem.io/limits', 'gpumem.io/limit.x', 'gpumem.io/']) {
     t.throws(() => checkNamespace({ [key]: '64m' }, {}), {
       name: 'LimitError',
-      message: `gpumem: unknown annotation ${key}; accepted: gpumem.io/limit or gpumem.io/limit.<GPU index 0-63> (lower case)`,
+      message: `gpumem: unknown annotation ${key}; accepted: gpumem.io/limit, gpumem.io/limit.<GPU index 0-63> or gpumem.io/limit.<GPU-UUID or MIG-UUID> (lower case)`,
     }, key);
   }
   t.same(checkNamespace({ 'gpumem.io/limit': '64m', 'gpumem.io/limit.3': '1g', 'com.example/x': 'y' }, {}), [], 'the keys it reads pass, others are not its business');

@@ -7,9 +7,12 @@ import { parseLimit, quoteName } from '../../lib/ffi/native.js';
 
 const RUNS = { numRuns: 1000 };
 const PREFIX = 'gpumem.io/';
-/** The keys gpumem reads: gpumem.io/limit and gpumem.io/limit.<0-63>, one spelling each. */
+/** The keys gpumem reads: gpumem.io/limit, gpumem.io/limit.<0-63> (one spelling each) and gpumem.io/limit.<GPU or MIG UUID>. */
 const READ_KEY = /^gpumem\.io\/limit(\.(0|[1-9]\d?))?$/;
-const understood = (key: string): boolean => READ_KEY.test(key) && (!key.includes('.', PREFIX.length) || Number(key.slice(PREFIX.length + 6)) < 64);
+const H = '[0-9a-fA-F]';
+const UUID_KEY = new RegExp(`^gpumem\\.io/limit\\.([Gg][Pp][Uu]|[Mm][Ii][Gg])-${H}{8}-${H}{4}-${H}{4}-${H}{4}-${H}{12}$`); // the UUID in any case, the rest as written
+const understood = (key: string): boolean =>
+  UUID_KEY.test(key) || (READ_KEY.test(key) && (!key.includes('.', PREFIX.length) || Number(key.slice(PREFIX.length + 6)) < 64));
 
 /** The text as written half the time, else in any mix of cases. */
 const anyCase = (s: string): fc.Arbitrary<string> =>
@@ -24,6 +27,9 @@ const binary = fc.string({ unit: 'binary', maxLength: 40 });
 const nearSuffix = fc.oneof(
   fc.tuple(anyCase('limit'), fc.constantFrom('', '.', '.0', '.00', '.1', '.01', '.63', '.64', '.99', '.100', '.-1', '.1 ', 's', '_1', '.x')).map(([a, b]) => a + b),
   fc.nat({ max: 120 }).map((i) => `limit.${i}`),
+  // UUID keys and near misses of them: a prefix in any case, hex cut short, an extra character
+  fc.tuple(fc.constantFrom('GPU-', 'MIG-', 'gpu-', 'GPU', 'GPU_', 'CPU-'), fc.uuid(), fc.constantFrom('', 'x', '-', ' ')).map(([p, u, x]) => `limit.${p}${u}${x}`),
+  fc.uuid().map((u) => `limit.GPU-${u.slice(0, 30)}`),
   printable,
 );
 const value = fc.oneof(fc.constantFrom('8g', '512m', '50%', '100%', '0', '', ' 8g', '8g\n', 'lots', '101%', '8g\0junk', '1e3'), printable, binary);
@@ -39,7 +45,7 @@ t.test('any gpumem.io/ key, in any case, that gpumem does not read is refused na
         checkNamespace({ [key]: '8g' }, {});
         return understood(key);
       } catch (e) {
-        return !understood(key) && e instanceof LimitError && e.message === `gpumem: unknown annotation ${quoteName(key)}; accepted: gpumem.io/limit or gpumem.io/limit.<GPU index 0-63> (lower case)`;
+        return !understood(key) && e instanceof LimitError && e.message === `gpumem: unknown annotation ${quoteName(key)}; accepted: gpumem.io/limit, gpumem.io/limit.<GPU index 0-63> or gpumem.io/limit.<GPU-UUID or MIG-UUID> (lower case)`;
       }
     }),
     { numRuns: 3000 },

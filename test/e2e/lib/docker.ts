@@ -185,11 +185,12 @@ export interface Installed {
  * `./install.sh --prefix <tmp> --daemon-json /run/gpumem-test/daemon.json --dockerd-pidfile
  * /run/gpumem-test/docker.pid [--default]`, then wait until dockerd knows the runtime.
  */
-export const installGpumem = async (opts: { asDefault?: boolean } = {}): Promise<Installed> => {
+export const installGpumem = async (opts: { asDefault?: boolean; env?: Record<string, string> } = {}): Promise<Installed> => {
   const prefix = mkdtempSync(join(tmpdir(), 'gpumem-e2e-prefix-'))
   const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE]
   const [cmd, ...pre] = installCmd()
-  const result = await run(cmd!, [...pre, ...common, ...(opts.asDefault ? ['--default'] : [])], { timeoutMs: 600_000 })
+  // opts.env reaches the agent install.sh starts (a fake NVML for the host, a policy file)
+  const result = await run(cmd!, [...pre, ...common, ...(opts.asDefault ? ['--default'] : [])], { timeoutMs: 600_000, ...(opts.env ? { env: opts.env } : {}) })
   if (result.code !== 0) {
     rmSync(prefix, { recursive: true, force: true })
     throw new Error(`install.sh failed: ${show(result)}`)
@@ -215,9 +216,10 @@ export const installGpumem = async (opts: { asDefault?: boolean } = {}): Promise
 export const installForFile = (
   t: { before: (f: () => Promise<void>) => void; teardown: (f: () => Promise<void>) => void },
   beforeUninstall?: () => Promise<void>,
+  env?: Record<string, string>,
 ): (() => Installed) => {
   let gpumem: Installed | undefined
-  t.before(async () => { gpumem = await installGpumem() })
+  t.before(async () => { gpumem = await installGpumem(env ? { env } : {}) })
   t.teardown(async () => {
     await beforeUninstall?.()
     const r = await gpumem?.uninstall()
@@ -228,6 +230,10 @@ export const installForFile = (
     return gpumem
   }
 }
+
+/** the containers' state directories under /run/gpumem/ (not gpumem's own files there) */
+export const stateDirs = (): string[] =>
+  existsSync(GPUMEM_RUN) ? readdirSync(GPUMEM_RUN, { withFileTypes: true }).filter(d => d.isDirectory()).map(d => d.name) : []
 
 /** names under /run/gpumem/ that belong to container `id` */
 export const stateEntries = (id: string): string[] => {

@@ -4,6 +4,7 @@
  * logLevel (applied at each decision, so a changed policy needs no restart), else
  * /var/log/gpumem.log at info.
  */
+import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 
 const DEFAULT_FILE = '/var/log/gpumem.log';
@@ -17,9 +18,22 @@ let destination: { destroy: () => void } | undefined;
 export const logFile = (): string => process.env.GPUMEM_LOG_FILE ?? wanted.file;
 const logLevel = (): string => process.env.GPUMEM_LOG_LEVEL ?? wanted.level;
 
-/** The policy's choice; the environment still wins. */
+const inode = (file: string): number | undefined => {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+};
+let madeInode: number | undefined;
+
+/**
+ * The policy's choice, at each decision; the environment still wins. A log file moved away
+ * (rotated, removed) is opened again, so a long-lived agent never writes to a file no one sees.
+ */
 export function configureLog(opts: { file: string; level: string }): void {
   wanted = opts;
+  if (logger && made && inode(made.file) !== madeInode) made = undefined;
 }
 
 export function log(): Logger {
@@ -33,6 +47,7 @@ export function log(): Logger {
     // Synchronous: the shim and hook are short-lived and exit right after they decide.
     const dest = pino.destination({ dest: file, sync: true, mkdir: true });
     destination = dest;
+    madeInode = inode(file);
     logger = pino({ level, base: { pid: process.pid } }, dest);
   } catch {
     // A host without a writable log must still start containers.

@@ -34,9 +34,16 @@ function planChange(id: string, dir: Change['dir'], all: bigint | undefined, per
   try {
     const before = readBudgets(dir.configFile);
     accountingGeneration(dir.accountingFile); // the region is checked as the bump will find it
-    const nextAll = all ?? before.all;
+    // --limit is every GPU's new budget: per-GPU ones it replaces (GPUs known by UUID have only those).
+    const known = before.uuids !== undefined && before.uuids.size > 0;
+    const base = all === undefined ? before.perGpu : new Map(known ? [...before.uuids!.keys()].map((i) => [i, all] as const) : []);
+    const nextAll = known ? undefined : all ?? before.all;
     // The container's GPUs stay its GPUs: its processes refuse everything if the uuid lines change.
-    const after = { ...(nextAll === undefined ? {} : { all: nextAll }), perGpu: new Map([...before.perGpu, ...perGpu]), ...(before.uuids ? { uuids: before.uuids } : {}) };
+    const after = {
+      ...(nextAll === undefined ? {} : { all: nextAll }),
+      perGpu: new Map([...base, ...perGpu]),
+      ...(before.uuids ? { uuids: before.uuids } : {}),
+    };
     return { id, dir, before, after };
   } catch (e) {
     throw new Error(`gpumem: ${id.slice(0, 12)}: ${(e as Error).message.replace(/^gpumem: /, '')}; nothing was changed`);

@@ -14,6 +14,7 @@ import { containerGpus, looksLikeGpuContainer, type ContainerGpus } from '../gpu
 import { gpuSpecFacts } from '../gpu/spec-facts.js';
 import { hostInventory, refreshInventory, type Inventory } from '../gpu/inventory.js';
 import { loadPolicy, policyFile } from '../policy/load.js';
+import type { Policy } from '../policy/policy.js';
 import { containerPaths, stateRoot } from '../layout.js';
 import { ledgerEntries, admitting } from '../ledger.js';
 import { applyModifiers, bindMounts, readOnlyBind, readWriteBind } from '../oci/modifiers.js';
@@ -76,6 +77,14 @@ export function prepareBundle(bundle: string, containerId: string, inventory: Gp
   const annotations = spec.annotations ?? {};
   const name = containerName(annotations);
   const who = { container: containerId, ...(name ? { name } : {}) };
+  // Read first, so that even a refusal of bad input is logged where the policy says.
+  let policy: Policy | Error;
+  try {
+    policy = loadPolicy();
+    configureLog({ file: policy.logFile, level: policy.logLevel });
+  } catch (e) {
+    policy = e as Error;
+  }
   const decision = decide(annotations, env);
   const warnings = [...decision.warnings];
   const gpus = gpusOf(spec, env, decision.action === 'limit', inventory);
@@ -84,8 +93,7 @@ export function prepareBundle(bundle: string, containerId: string, inventory: Gp
     return decision;
   }
   // From here on the host policy decides: a broken one refuses, with its own line.
-  const policy = loadPolicy();
-  configureLog({ file: policy.logFile, level: policy.logLevel });
+  if (policy instanceof Error) throw policy;
   const request = decision.action === 'limit' ? decision.request : undefined;
   const plan = planBudget({ request, gpus: gpus === 'none' ? { kind: 'none' } : gpus, policy, policyFile: policyFile() });
   // Not used, but judged the same way: bad input in gpumem's namespace is refused wherever it is.

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accountingUsage, readConfig } from '../../lib/ffi/native.js';
 import { containerPaths } from '../../lib/layout.js';
-import { create, setup } from './fixtures/create.js';
+import { create, createMany, HOST, setup } from './fixtures/create.js';
 
 const INSIDE = containerPaths();
 
@@ -116,4 +116,18 @@ t.test('mistyped keys stop the create; near misses start it, with a warning in t
   const log = readFileSync(join(e.state, '..', 'gpumem.log'), 'utf8');
   t.match(log, /annotation \\"gpumem\.io\.limit\\" looks like gpumem's but is not read/);
   t.match(log, /environment variable gpumem_limit looks like gpumem's/);
+});
+
+t.test('a MIG device is a budget unit of its own: its UUID in the config, a percent of its own memory, admitted apart from its GPU', async (t) => {
+  const mig = { ...HOST, FAKE_NVML_MIG: '1=10g+20g' };
+  const c = setup(t, { 'gpumem.io/limit': '50%' }, ['NVIDIA_VISIBLE_DEVICES=1:1']);
+  t.ok(create(c, 'ctr-mig', mig).ok);
+  const config = readConfig(join(c.state, 'ctr-mig', 'config', 'gpumem.conf'));
+  t.same([...config.perGpu], [[0, 10 * GiB]], 'half of the 20 GiB MIG device 1 of GPU 1');
+  t.match(config.uuids?.get(0), /^MIG-[0-9a-f-]{36}$/, 'named by its MIG UUID');
+  // Another container on the same MIG device: 15 GiB does not fit beside the 10 GiB admitted.
+  const d = setup(t, { 'gpumem.io/limit': '15g' }, ['NVIDIA_VISIBLE_DEVICES=1:1']);
+  const refused = createMany(c.state, [{ id: 'ctr-mig2', bundle: d.bundle }], mig)[0]!;
+  t.notOk(refused.ok);
+  t.match(refused.message, /^gpumem: GPU 0 \(MIG-[0-9a-f-]{36}\) has 10GiB free for budgets and this container asks for 15GiB/);
 });

@@ -1,10 +1,12 @@
 /**
  * `docker run` start to exit through a real dockerd, plain runc against gpumem-runtime: a container
- * with a limit, a GPU container without one, and a limit with the agent stopped (the in-process
- * fallback). Uses the private engine of the end-to-end tests (test/e2e/engine), never the host's.
+ * with a limit, a `--gpus` container limited by the host policy's default, a container without GPUs
+ * (one exec), an image's NVIDIA_VISIBLE_DEVICES without --gpus (decided, passed), and a limit with
+ * the agent stopped (the in-process fallback). Uses the private engine of the end-to-end tests
+ * (test/e2e/engine), never the host's; the agent sees three fake GPUs through the fake NVML.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appRoot } from '../lib/paths.js';
@@ -48,8 +50,10 @@ export interface EngineCase {
 
 export const engineCases: EngineCase[] = [
   { name: 'docker run, gpumem.io/limit=64m', baseline: ['--runtime', 'runc'], candidate: ['--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=64m'] },
+  { name: "docker run --gpus all, no key: the policy's defaultLimit 64m", baseline: ['--runtime', 'runc', '--gpus', 'all'], candidate: ['--runtime', 'gpumem', '--gpus', 'all'] },
+  { name: 'docker run, no GPU, no limit', baseline: ['--runtime', 'runc'], candidate: ['--runtime', 'gpumem'] },
   {
-    name: 'docker run, a GPU container without a limit',
+    name: "docker run, an image's NVIDIA_VISIBLE_DEVICES=all without --gpus (decided: no GPU)",
     baseline: ['--runtime', 'runc', '-e', 'NVIDIA_VISIBLE_DEVICES=all'],
     candidate: ['--runtime', 'gpumem', '-e', 'NVIDIA_VISIBLE_DEVICES=all'],
   },
@@ -59,12 +63,16 @@ export const engineCases: EngineCase[] = [
 /** Starts the private engine, installs gpumem under a scratch prefix for it, runs the cases, and undoes it all. */
 export function benchEngine(rounds: number, progress: (name: string) => Progress, say: (s: string) => void): { name: string; result: Paired }[] {
   const prefix = mkdtempSync(join(tmpdir(), 'gpumem-bench-engine-'));
+  // The agent install.sh starts sees three fake GPUs and a policy with a default budget.
+  const policy = join(prefix, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ defaultLimit: '64m' }));
+  const agentEnv = { ...ENV, LD_LIBRARY_PATH: join(appRoot(), 'native', 'build', 'fake'), FAKE_NVML_DEVICE_MEMS: '1g,2g,4g', GPUMEM_POLICY: policy };
   const install = [join(appRoot(), 'install.sh'), '--prefix', prefix, '--daemon-json', `${RUN}/daemon.json`, '--dockerd-pidfile', `${RUN}/docker.pid`];
   say('starting the private Docker engine and installing gpumem for it ...');
   sh('bash', [engineScript('engine.sh'), 'start']);
   try {
     sh('bash', [engineScript('build-image.sh')]);
-    execFileSync(install[0] as string, install.slice(1), { env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(install[0] as string, install.slice(1), { env: agentEnv, stdio: ['ignore', 'ignore', 'inherit'] });
     const out: { name: string; result: Paired }[] = [];
     for (const c of engineCases) {
       if (c.noAgent) {
@@ -79,6 +87,7 @@ export function benchEngine(rounds: number, progress: (name: string) => Progress
   } finally {
     spawnSync(install[0] as string, [...install.slice(1), '--uninstall'], { env: ENV, stdio: 'ignore' });
     rmSync(prefix, { recursive: true, force: true });
+    rmSync(join(agentPidfile(), '..', 'inventory.json'), { force: true }); // the fake GPUs are not this host's
     spawnSync('bash', [engineScript('engine.sh'), 'stop'], { env: ENV, stdio: 'ignore' });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { NativeError, constant, setMemoryLimit } from './ffi/native.js';
+import { constant, setMemoryLimit } from './ffi/native.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { relative } from './layout.js';
 import { log } from './log.js';
@@ -121,8 +121,8 @@ export function applyKernelLimit(op: KernelLimitOp, containerId: string, invento
         ? { uuid: g.uuid, bytes, result: op === 'set' ? 'set' : 'cleared' }
         : { uuid: g.uuid, bytes, result: 'unavailable', reason: older ? `driver ${inventory?.driverVersion} predates per-cgroup memory limits (R615)` : 'NVML does not offer per-cgroup memory limits on this GPU' });
     } catch (e) {
-      if (!(e instanceof NativeError)) throw e;
-      results.push({ uuid: g.uuid, bytes, result: 'failed', reason: e.message.replace(/^gpumem: /, '') });
+      // NVML's refusal (NativeError), or no host library at all: either way this GPU's step failed, and the agent lives on.
+      results.push({ uuid: g.uuid, bytes, result: 'failed', reason: (e as Error).message.replace(/^gpumem: /, '') });
     }
   }
   const failed = results.filter((r) => r.result === 'failed');

@@ -31,6 +31,8 @@ export const relative = {
   accountingFile: (): string => constant('accounting_file'),
   /** Host only: how to find the container's processes and GPUs later (lib/truth/host-record.ts). */
   hostRecordFile: (): string => constant('host_record_file'),
+  /** Host only: there when the shim must set the driver's own memory limit after create, clear it before delete (lib/kernel-limit.ts). */
+  kernelLimitMarker: (): string => constant('kernel_limit_marker'),
 };
 
 /** Where the interposer looks inside a container. */

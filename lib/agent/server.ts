@@ -1,6 +1,7 @@
 /**
  * `gpumem agent`: a resident host process that makes the create-time decision for the runtime
- * shim, so that a limited container's start pays no Node start. One request per connection;
+ * shim, and sets and clears the driver's own memory limit of the containers it limited (R615+),
+ * so that a limited container's start pays no Node start. One request per connection;
  * requests are decided one at a time (Node's one thread), which also serialises anything
  * host-wide a decision writes.
  */
@@ -14,6 +15,7 @@ import { removeStateDir, stateDir } from '../state.js';
 import { sweepLeftoverState } from '../state-sweep.js';
 import { log } from '../log.js';
 import { parseRequest } from './request.js';
+import { applyKernelLimit } from '../kernel-limit.js';
 
 export interface AgentOptions {
   socket: string;
@@ -48,6 +50,11 @@ function handle(socket: Socket, inventory: GpuInventory): void {
       const message = `gpumem: bad request to the gpumem agent: ${req.error}`;
       log().error({ outcome: 'refused' }, message); // no container: the request did not name one
       socket.end(`${constant('agent_refused')} ${message}\n`);
+      return;
+    }
+    if (req.kind === 'kernel-limit') {
+      const done = applyKernelLimit(req.op, req.containerId, inventory.current()); // logged there, one line
+      socket.end(`${done.ok ? constant('agent_ready') : `${constant('agent_refused')} ${done.message}`}\n`, () => {});
       return;
     }
     const outcome = create(req.argv, req.cwd, inventory); // a refusal is logged there, as one line

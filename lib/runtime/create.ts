@@ -28,6 +28,7 @@ import { realSource, rootfsKinds, rootfsOf } from '../oci/rootfs.js';
 import { interposerDir, preloadFile } from '../paths.js';
 import { createStateDir, removeStateDir, stateDir } from '../state.js';
 import { writeHostRecord } from '../truth/host-record.js';
+import { markKernelLimit } from '../kernel-limit.js';
 import { reportToEngine } from './runc-log.js';
 import { configureLog, log } from '../log.js';
 
@@ -108,7 +109,7 @@ export function prepareBundle(bundle: string, containerId: string, inventory: Gp
   checkMountTargets(bundle, spec);
   admitting(() => {
     admit(plan.gpus, ledgerEntries(containerId), policy, policyFile());
-    writeState(bundle, containerId, spec, env, runtimeRoot, plan);
+    writeState(bundle, containerId, spec, env, runtimeRoot, plan, inventory.current());
   });
   log().info(
     {
@@ -122,8 +123,8 @@ export function prepareBundle(bundle: string, containerId: string, inventory: Gp
   return { action: 'limit', ...(request ? { request } : {}), warnings: decision.warnings };
 }
 
-/** The container's state (config, region, host record with its ledger entry) and the spec edits that mount it. */
-function writeState(bundle: string, containerId: string, spec: Spec, env: Record<string, string>, runtimeRoot: string | null, plan: Extract<Plan, { action: 'limit' }>): void {
+/** The container's state (config, region, host record with its ledger entry, the kernel-limit marker where it applies) and the spec edits that mount it. */
+function writeState(bundle: string, containerId: string, spec: Spec, env: Record<string, string>, runtimeRoot: string | null, plan: Extract<Plan, { action: 'limit' }>, inventory: Inventory | undefined): void {
   const dir = stateDir(containerId);
   createStateDir(dir);
   try {
@@ -133,6 +134,7 @@ function writeState(bundle: string, containerId: string, spec: Spec, env: Record
     createAccounting(dir.accountingFile);
     const recorded = plan.gpus.length ? plan.gpus.map((g) => ({ uuid: g.uuid, bytes: g.bytes === undefined ? null : g.bytes.toString() })) : null;
     writeHostRecord(dir, spec, env, runtimeRoot, recorded);
+    markKernelLimit(dir, inventory); // R615+ only: the shim sets the driver's own limit after runc's create
     const inside = containerPaths();
     applyModifiers(spec, [
       // Directories of the host's where it can: what is written into the image's directory

@@ -156,7 +156,7 @@ t.test("the agent's refusals are lines of the decision log, a malformed request'
   const refused = readFileSync(join(a.dir, 'gpumem.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.outcome === 'refused');
   t.same(refused.map((l) => [l.container, l.msg]), [
     ['c7', r.stderr.trim()],
-    [undefined, 'gpumem: bad request to the gpumem agent: unknown request "create\\nme"; expected gpumem-create/1'],
+    [undefined, 'gpumem: bad request to the gpumem agent: unknown request "create\\nme"; expected gpumem-create/1 or gpumem-kernel-limit/1'],
   ]);
 });
 

@@ -1,6 +1,7 @@
 /* The runtime shim's way to the gpumem agent, so that a `runc create` needs no Node start: it
  * hands the agent runc's whole command line and working directory (the agent parses them, with
- * the same TypeScript that runs in-process), and relays its answer (agent_client.h). */
+ * the same TypeScript that runs in-process), or asks it to set or clear a container's kernel
+ * memory limit, and relays its answer (agent_client.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -100,35 +101,70 @@ static int refuse(int argc, char **argv, const char *message) {
   return AGENT_REFUSED;
 }
 
-int agent_create(const char *socket_path, int nargs, char **args) {
-  char cwd[4096];
-  if (!getcwd(cwd, sizeof cwd)) return AGENT_NONE;
-
+/* One request: the fields in head, then those in rest, each NUL-terminated, the stream half-closed;
+ * the answer into buf. Its length, -1 when no agent answered (none listening, or it died before
+ * answering), -2 when it did not answer in time. */
+static ssize_t ask(const char *socket_path, const char *const *head, int nhead, char *const *rest,
+                   int nrest, char *buf, size_t cap) {
   int fd = connect_agent(socket_path);
-  if (fd < 0) return AGENT_NONE;
-  char count[16];
-  snprintf(count, sizeof count, "%d", nargs);
-  int bad = write_field(fd, GPUMEM_AGENT_CREATE) || write_field(fd, cwd) || write_field(fd, count);
-  for (int i = 0; !bad && i < nargs; i++) bad = write_field(fd, args[i]);
+  if (fd < 0) return -1;
+  int bad = 0;
+  for (int i = 0; !bad && i < nhead; i++) bad = write_field(fd, head[i]);
+  for (int i = 0; !bad && i < nrest; i++) bad = write_field(fd, rest[i]);
   /* The end of the request is the end of the stream; the answer comes back on the other half. */
   if (bad || shutdown(fd, SHUT_WR) != 0) {
     close(fd);
-    return AGENT_NONE;
+    return -1;
   }
-  char answer[8192];
-  ssize_t n = read_answer(fd, answer, sizeof answer);
+  ssize_t n = read_answer(fd, buf, cap);
   close(fd);
+  return n == 0 ? -1 : n;
+}
+
+/* The message of a refusal ("refused MESSAGE\n"), cut at its line's end; NULL for any other answer. */
+static char *refusal(char *answer) {
+  size_t rlen = strlen(GPUMEM_AGENT_REFUSED " ");
+  if (strncmp(answer, GPUMEM_AGENT_REFUSED " ", rlen)) return NULL;
+  char *msg = answer + rlen;
+  msg[strcspn(msg, "\n")] = '\0';
+  return msg;
+}
+
+int agent_create(const char *socket_path, int nargs, char **args) {
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return AGENT_NONE;
+  char count[16];
+  snprintf(count, sizeof count, "%d", nargs);
+  const char *head[] = {GPUMEM_AGENT_CREATE, cwd, count};
+  char answer[8192];
+  ssize_t n = ask(socket_path, head, 3, args, nargs, answer, sizeof answer);
   if (n == -2) {
     return refuse(nargs, args, "gpumem: the gpumem agent did not answer within 60 s; see its log (/var/log/gpumem.log) and restart it");
   }
-  if (n <= 0) return AGENT_NONE; /* it died before answering: an in-process decision redoes every step */
+  if (n < 0) return AGENT_NONE; /* an in-process decision redoes every step */
   if (!strcmp(answer, GPUMEM_AGENT_READY "\n")) return AGENT_READY;
-  size_t rlen = strlen(GPUMEM_AGENT_REFUSED " ");
-  if (!strncmp(answer, GPUMEM_AGENT_REFUSED " ", rlen)) {
+  char *msg = refusal(answer);
+  if (msg) {
     /* The agent has already told the engine through runc's log; stderr is for a person. */
-    char *msg = answer + rlen;
-    msg[strcspn(msg, "\n")] = '\0';
     fprintf(stderr, "%s\n", msg);
+    return AGENT_REFUSED;
+  }
+  return AGENT_NONE;
+}
+
+int agent_kernel_limit(const char *socket_path, const char *op, const char *id) {
+  const char *head[] = {GPUMEM_AGENT_KERNEL_LIMIT, op, id};
+  char answer[8192];
+  ssize_t n = ask(socket_path, head, 3, NULL, 0, answer, sizeof answer);
+  if (n == -2) {
+    fprintf(stderr, "gpumem: the gpumem agent did not answer within 60 s about the kernel memory limit of %s; see its log (/var/log/gpumem.log) and restart it\n", id);
+    return AGENT_REFUSED;
+  }
+  if (n < 0) return AGENT_NONE; /* setting or clearing again in-process is harmless */
+  if (!strcmp(answer, GPUMEM_AGENT_READY "\n")) return AGENT_READY;
+  char *msg = refusal(answer);
+  if (msg) {
+    fprintf(stderr, "%s\n", msg); /* already in the agent's log; stderr is for a person */
     return AGENT_REFUSED;
   }
   return AGENT_NONE;

@@ -1,4 +1,5 @@
-/* Asking the gpumem agent to decide one `runc create` (agent_client.c). */
+/* Asking the gpumem agent to decide one `runc create`, or to set or clear the kernel's memory
+ * limit of a container it decided (agent_client.c). */
 #ifndef GPUMEM_AGENT_CLIENT_H
 #define GPUMEM_AGENT_CLIENT_H
 
@@ -10,5 +11,10 @@ enum agent_answer {
 
 /* args: runc's command line (global flags, subcommand, its flags, the id), nargs of them. */
 int agent_create(const char *socket_path, int nargs, char **args);
+
+/* op: GPUMEM_KERNEL_LIMIT_SET or _CLEAR (agent_protocol.h); id: a container with state. AGENT_REFUSED
+ * (the reason on stderr and in the agent's log) when it could not be done; never writes runc's log,
+ * as neither a create nor a delete fails for it. */
+int agent_kernel_limit(const char *socket_path, const char *op, const char *id);
 
 #endif

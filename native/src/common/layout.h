@@ -18,6 +18,10 @@
 /* Host only, in a container's state directory (never mounted into it): how the host finds the
  * container's processes and GPUs later, to check its region against NVML (JSON, lib/truth). */
 #define GPUMEM_HOST_RECORD_FILE "host.json"
+/* Host only, in a container's state directory: present when the decision found the driver's own
+ * per-cgroup limit applicable (R615+, cgroup v2, a budget on a whole GPU), so that the shim asks
+ * for it after create and before delete with one open(), no JSON; absent, nothing is asked. */
+#define GPUMEM_KERNEL_LIMIT_MARKER "kernel-limit"
 
 /* Beside the containers' directories: the host's GPUs as NVML listed them this boot, and the lock
  * that serialises admission decisions (host-wide: the agent and any in-process decision alike). */

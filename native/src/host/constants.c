@@ -24,6 +24,7 @@ static const struct {
     {"agent_socket_name", GPUMEM_AGENT_SOCKET_NAME},
     {"agent_pidfile_name", GPUMEM_AGENT_PIDFILE_NAME},
     {"host_record_file", GPUMEM_HOST_RECORD_FILE},
+    {"kernel_limit_marker", GPUMEM_KERNEL_LIMIT_MARKER},
     {"inventory_file", GPUMEM_INVENTORY_FILE},
     {"ledger_lock", GPUMEM_LEDGER_LOCK},
     {"container_library", GPUMEM_CONTAINER_LIBRARY},
@@ -31,6 +32,9 @@ static const struct {
     {"agent_create", GPUMEM_AGENT_CREATE},
     {"agent_ready", GPUMEM_AGENT_READY},
     {"agent_refused", GPUMEM_AGENT_REFUSED},
+    {"agent_kernel_limit", GPUMEM_AGENT_KERNEL_LIMIT},
+    {"kernel_limit_set", GPUMEM_KERNEL_LIMIT_SET},
+    {"kernel_limit_clear", GPUMEM_KERNEL_LIMIT_CLEAR},
     {"max_gpus", STR(GPUMEM_MAX_GPUS)},
     {"limit_help", GPUMEM_LIMIT_HELP},
 };

@@ -4,6 +4,9 @@
  *           bundle first (agent_client.c; in-process in Node when no agent answers), and if the
  *           lower runtime then fails to create it, nothing of gpumem's stays;
  *   delete  of a container gpumem prepared: its state goes once the container is gone.
+ * Where the decision left a kernel-limit marker (driver R615+, cgroup v2), the driver's own limit on
+ * the container's cgroup is set once the lower runtime created it and cleared before it deletes it
+ * (through the agent, else in Node): a backstop behind the interposer, never a reason to fail.
  * In C, so that a start pays no shell and no grep: a runc call through it costs about one exec.
  * Its settings (the lower runtime, Node, the installation) are in ../etc/gpumem-runtime.conf
  * beside this executable, written by install.sh. */
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "../client/agent_client.h"
+#include "../client/agent_protocol.h"
 #include "../common/layout.h"
 #include "../format/region_fs.h"
 
@@ -196,6 +200,23 @@ static int spec_mentions_gpumem(const char *bundle) {
   return found;
 }
 
+/* Node running the TypeScript side in-process (hook/gpumem-runtime.js) with head's n arguments, then
+ * rest's nrest; its exit status. */
+static int run_node(const struct settings *s, const char *const *head, int n, char **rest, int nrest) {
+  char script[PATH_MAX + 64];
+  snprintf(script, sizeof script, "%s/dist/hook/gpumem-runtime.js", s->app);
+  char **nargv = calloc((size_t)(n + nrest) + 3, sizeof *nargv);
+  if (!nargv) return fail("out of memory", NULL);
+  int k = 0;
+  nargv[k++] = (char *)s->node; /* execv does not write them */
+  nargv[k++] = script;
+  for (int i = 0; i < n; i++) nargv[k++] = (char *)head[i];
+  for (int i = 0; i < nrest; i++) nargv[k++] = rest[i];
+  int rc = run(nargv);
+  free(nargv);
+  return rc;
+}
+
 /* The agent decides this command line; when none answers, the same TypeScript in-process (a
  * Node start). 0: go on with the lower runtime. */
 static int decide(const struct settings *s, int argc, char **argv) {
@@ -204,16 +225,32 @@ static int decide(const struct settings *s, int argc, char **argv) {
                ? agent_create(socket_path, argc - 1, argv + 1)
                : AGENT_NONE;
   if (rc != AGENT_NONE) return rc;
-  char script[PATH_MAX + 64];
-  snprintf(script, sizeof script, "%s/dist/hook/gpumem-runtime.js", s->app);
-  char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-  if (!nargv) return fail("out of memory", NULL);
-  nargv[0] = (char *)s->node; /* execv does not write it */
-  nargv[1] = script;
-  for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
-  rc = run(nargv);
-  free(nargv);
-  return rc;
+  return run_node(s, NULL, 0, argv + 1, argc - 1);
+}
+
+/* Did the decision leave the kernel-limit marker? One open(): a container without it pays nothing
+ * more. */
+static int wants_kernel_limit(const struct settings *s, const char *id) {
+  char path[3 * PATH_MAX];
+  int n = snprintf(path, sizeof path, "%s/%s/" GPUMEM_KERNEL_LIMIT_MARKER, s->state, id);
+  if (n < 0 || (size_t)n >= sizeof path) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  close(fd);
+  return 1;
+}
+
+/* Sets or clears (op) the driver's own memory limit on the container's cgroup: the agent, else
+ * Node. Its outcome is only logged (there, and on stderr): the interposer enforces the budget
+ * either way, so neither a start nor a delete waits on it. */
+static void kernel_limit(const struct settings *s, const char *op, const char *id) {
+  char socket_path[2 * PATH_MAX];
+  int rc = state_path(s, GPUMEM_AGENT_SOCKET_NAME, socket_path, sizeof socket_path) == 0
+               ? agent_kernel_limit(socket_path, op, id)
+               : AGENT_NONE;
+  if (rc != AGENT_NONE) return;
+  const char *head[] = {"kernel-limit", op, id};
+  run_node(s, head, 3, NULL, 0);
 }
 
 int main(int argc, char **argv) {
@@ -253,9 +290,14 @@ int main(int argc, char **argv) {
     if (!have_state(&s, id)) {
       return exec_lower(&s, argv);
     }
+    /* Cleared while the cgroup is still there: a limit left on a removed cgroup would keep its
+     * reservation in the parents. */
+    int limited = wants_kernel_limit(&s, id);
+    if (limited) kernel_limit(&s, GPUMEM_KERNEL_LIMIT_CLEAR, id);
     int rc = run_lower(&s, argv);
     /* Gone when the lower runtime deleted it, or no longer knows it (deleted before, never made). */
     if (rc == 0 || !lower_knows(&s, root, id)) remove_state(&s, id);
+    else if (limited) kernel_limit(&s, GPUMEM_KERNEL_LIMIT_SET, id); /* it lives on: the backstop again */
     return rc;
   }
 
@@ -271,6 +313,8 @@ int main(int argc, char **argv) {
   int rc = decide(&s, argc, argv);
   if (rc != 0) return rc;
   rc = run_lower(&s, argv);
+  /* Now that its cgroup exists (runc made it, the container's first process waits in it). */
+  if (rc == 0 && wants_kernel_limit(&s, id)) kernel_limit(&s, GPUMEM_KERNEL_LIMIT_SET, id);
   /* The lower runtime made no container: its prepared state would never be deleted (unless the
    * id is a live container's, refused for that reason). */
   if (rc != 0 && !lower_knows(&s, root, id)) remove_state(&s, id);

@@ -1,4 +1,6 @@
 /** `gpumem update CONTAINER... --limit 8g`: change running containers' GPU memory budgets, like docker update; all of them or none. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { accountingGeneration, maxGpus, parseLimit, quote, readBudgets } from '../ffi/native.js';
 import { ACCEPTED_VALUES, limitError } from '../budget/request.js';
@@ -8,6 +10,8 @@ import { admit, type LedgerEntry } from '../budget/admission.js';
 import type { GpuBudget } from '../budget/plan.js';
 import { hostInventory } from '../gpu/inventory.js';
 import { admitting, ledgerEntries } from '../ledger.js';
+import { applyKernelLimit } from '../kernel-limit.js';
+import { relative } from '../layout.js';
 import { loadPolicy, policyFile } from '../policy/load.js';
 import { readHostRecord, rewriteHostRecord } from '../truth/host-record.js';
 import { log } from '../log.js';
@@ -90,6 +94,12 @@ export function updateCommand(y: Argv): Argv {
           applyAll(changes);
           for (const c of changes) recordBudgets(c);
         });
+        // The kernel's own limit (R615+) follows the new budget, where it was set at start.
+        for (const c of changes) {
+          if (!existsSync(join(c.dir.root, relative.kernelLimitMarker()))) continue;
+          const k = applyKernelLimit('set', c.id, hostInventory());
+          if (!k.ok) process.stderr.write(k.message + '\n');
+        }
         for (const c of changes) {
           log().info({ container: c.id, outcome: 'updated', limit: c.after.all, perGpu: Object.fromEntries(c.after.perGpu) }, 'budget updated');
           process.stdout.write(c.id + '\n');

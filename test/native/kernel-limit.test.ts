@@ -29,6 +29,8 @@ interface Host {
   events: () => string[];
   log: () => { container?: string; kernelLimit?: string; outcome?: string; msg: string; gpus?: { uuid: string; result: string }[] }[];
   run: (args: string[], env?: Record<string, string>) => { status: number | null; stderr: string };
+  /** the gpumem CLI on the same host */
+  cli: (args: string[]) => { status: number | null; stderr: string };
   bundle: (name: string, env: string[], cgroupsPath?: string) => string;
   agent: () => Promise<ChildProcess>;
   uuids: () => string[];
@@ -74,6 +76,10 @@ function host(t: { teardown: (f: () => void) => void }, opts: HostOptions = {}):
     log: () => read(join(dir, 'gpumem.log')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
     run: (args, extra = {}) => {
       const r = spawnSync(shim, args, { env: { ...env, ...extra }, encoding: 'utf8', timeout: 20_000 });
+      return { status: r.status, stderr: r.stderr };
+    },
+    cli: (args) => {
+      const r = spawnSync(process.execPath, [join(REPO, 'dist/hook/gpumem.js'), ...args], { env, encoding: 'utf8', timeout: 20_000 });
       return { status: r.status, stderr: r.stderr };
     },
     bundle: (name, procEnv, cgroupsPath = `/docker/${name}`) => {
@@ -130,6 +136,17 @@ for (const agent of [true, false]) {
     t.equal(h.log().some((l) => /agent not answering/.test(l.msg)), !agent, agent ? 'the agent did it' : 'Node did it in-process');
   });
 }
+
+t.test('gpumem update sets the kernel limit to the new budget too', async (t) => {
+  const h = host(t);
+  await h.agent();
+  const b = h.bundle('c9', ['NVIDIA_VISIBLE_DEVICES=0']);
+  t.equal(h.run(['create', '--bundle', b, 'c9']).status, 0);
+  const u = h.cli(['update', 'c9', '--limit', '8g']);
+  t.equal(u.status, 0, u.stderr);
+  const [gpu0] = h.uuids();
+  t.same(h.events().slice(-1), [`set ${gpu0} ${join(h.cgroups, 'docker', 'c9')} ${8 * GiB} ${8 * GiB}`], 'soft = hard = the 8 GiB now');
+});
 
 t.test('at driver 580 nothing is set or cleared, and no marker is left', async (t) => {
   const h = host(t, { driver: '580.105.08' });

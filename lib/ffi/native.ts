@@ -66,10 +66,19 @@ function lib(): Host {
   return host;
 }
 
-/** A name or number the C side defines (native/src/common/layout.h, the agent protocol, max_gpus). */
+const constants = new Map<string, string>();
+
+/**
+ * A name or number the C side defines (native/src/common/layout.h, the agent protocol, max_gpus).
+ * Static strings in C: asked once each (an FFI call costs microseconds, and the state layout is
+ * asked for every container at every decision).
+ */
 export function constant(name: string): string {
+  const known = constants.get(name);
+  if (known !== undefined) return known;
   const value = lib().gpumem_constant(name);
   if (value === null) throw new NativeError(`gpumem: ${hostLibraryPath()} defines no constant "${name}" (rebuild: npm run build)`);
+  constants.set(name, value);
   return value;
 }
 

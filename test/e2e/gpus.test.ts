@@ -103,6 +103,7 @@ if (await engineReady(t)) {
         { name: '0', containerEdits: { deviceNodes: [node(0)] } },
         { name: '2', containerEdits: { deviceNodes: [node(2)] } },
         { name: uuid(2), containerEdits: { deviceNodes: [node(2)] } },
+        { name: 'all', containerEdits: { deviceNodes: [node(0), node(1), node(2)] } },
       ],
       containerEdits: { env: ['NVIDIA_VISIBLE_DEVICES=void'], deviceNodes: [{ path: '/dev/nvidiactl', type: 'c', major: 195, minor: 255 }] },
     }))
@@ -115,6 +116,13 @@ if (await engineReady(t)) {
     setPolicy({ defaultLimit: '300m' })
     const def = await gpuRun('2', ['--device', 'nvidia.com/gpu=2'], fill)
     t.equal(parseAlloc(def.stdout, show(def)).total, 300 * MiB, 'a CDI GPU container without a key gets the default')
+    const all = await docker('run', '-d', '--runtime', 'gpumem', '--device', 'nvidia.com/gpu=all', '--annotation', 'gpumem.io/limit.1=200m', IMAGE, 'sleep', '60')
+    t.equal(all.code, 0, show(all))
+    const id = all.stdout.trim()
+    running.push(id)
+    const record = JSON.parse(readFileSync(join(GPUMEM_RUN, id, 'host.json'), 'utf8'))
+    t.same(record.gpus, [{ uuid: uuid(0), bytes: String(300 * MiB) }, { uuid: uuid(1), bytes: String(200 * MiB) }, { uuid: uuid(2), bytes: String(300 * MiB) }],
+      'nvidia.com/gpu=all: all three GPUs in the host order, GPU 1 its own 200 MiB, the others the default')
   })
 
   t.test('gpumem.io/limit.<UUID> follows its GPU whatever order CUDA_VISIBLE_DEVICES gives the devices inside', async t => {

@@ -123,6 +123,7 @@ if (await engineReady(t)) {
     const record = JSON.parse(readFileSync(join(GPUMEM_RUN, id, 'host.json'), 'utf8'))
     t.same(record.gpus, [{ uuid: uuid(0), bytes: String(300 * MiB) }, { uuid: uuid(1), bytes: String(200 * MiB) }, { uuid: uuid(2), bytes: String(300 * MiB) }],
       'nvidia.com/gpu=all: all three GPUs in the host order, GPU 1 its own 200 MiB, the others the default')
+    await docker('rm', '-f', ...running.splice(running.indexOf(id), 1)) // its budgets would count in the tests below
   })
 
   t.test('gpumem.io/limit.<UUID> follows its GPU whatever order CUDA_VISIBLE_DEVICES gives the devices inside', async t => {

@@ -3,6 +3,7 @@
 # it with Docker.
 #   sudo ./install.sh [--prefix DIR] [--default] [--daemon-json FILE] [--dockerd-pidfile FILE]
 #   sudo ./install.sh --uninstall [--prefix DIR] [--dockerd-pidfile FILE]
+#   ./install.sh --dry-run | --print-containerd
 set -eu
 
 PREFIX=/usr/local
@@ -10,6 +11,9 @@ DAEMON_JSON=/etc/docker/daemon.json
 PIDFILE=/var/run/docker.pid
 DEFAULT=0
 UNINSTALL=0
+DRY_RUN=0
+PRINT_CONTAINERD=0
+CONTAINERS_CONF_D=/etc/containers/containers.conf.d
 
 usage() {
   cat <<USAGE
@@ -25,6 +29,10 @@ Options:
   --daemon-json FILE      daemon.json to edit (default /etc/docker/daemon.json)
   --dockerd-pidfile FILE  dockerd to reload with SIGHUP (default /var/run/docker.pid)
   --uninstall             reverse everything: daemon.json back as it was, files removed
+  --dry-run               check and build, print the daemon.json change as a unified diff, change nothing
+  --print-containerd      print the containerd runtime handler and the Kubernetes RuntimeClass, change nothing
+  --containers-conf-d DIR where podman's runtime entry goes when podman is present
+                          (default /etc/containers/containers.conf.d)
   -h, --help              show this help
 USAGE
 }
@@ -41,6 +49,10 @@ while [ $# -gt 0 ]; do
     --dockerd-pidfile=*) PIDFILE=${1#*=} ;;
     --default) DEFAULT=1 ;;
     --uninstall) UNINSTALL=1 ;;
+    --dry-run) DRY_RUN=1 ;;
+    --print-containerd) PRINT_CONTAINERD=1 ;;
+    --containers-conf-d) [ $# -ge 2 ] || die "--containers-conf-d needs a directory"; CONTAINERS_CONF_D=$2; shift ;;
+    --containers-conf-d=*) CONTAINERS_CONF_D=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1'; see ./install.sh --help" ;;
   esac
@@ -52,6 +64,32 @@ PREFIX=${PREFIX%/}
 APP=$PREFIX/lib/gpumem
 RECORD=$APP/install-record.json
 SRC=$(cd "$(dirname "$0")" && pwd)
+PODMAN_CONF=$CONTAINERS_CONF_D/gpumem.conf
+
+if [ "$PRINT_CONTAINERD" = 1 ]; then
+  cat <<CONTAINERD
+# containerd (1.6/1.7) with the CRI plugin: /etc/containerd/config.toml, then restart containerd.
+# pod_annotations / container_annotations: containerd passes only the annotations these name.
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.gpumem]
+  runtime_type = "io.containerd.runc.v2"
+  pod_annotations = ["gpumem.io/*"]
+  container_annotations = ["gpumem.io/*"]
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.gpumem.options]
+    BinaryName = "$PREFIX/bin/gpumem-runtime"
+
+# Kubernetes: a RuntimeClass for that handler (kubectl apply -f -), then in a pod spec
+#   runtimeClassName: gpumem   and   metadata.annotations: {gpumem.io/limit: "8g"}
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: gpumem
+handler: gpumem
+
+# containerd without Kubernetes: ctr run --runc-binary $PREFIX/bin/gpumem-runtime --env GPUMEM_LIMIT=8g IMAGE ID
+CONTAINERD
+  exit 0
+fi
 
 STEP=0
 step() { STEP=$((STEP + 1)); printf '[%d/%d] %s\n' "$STEP" "$STEPS" "$*"; }
@@ -158,7 +196,7 @@ if [ "$UNINSTALL" = 1 ]; then
   NODE=$(sed -n "s/^exec '\([^']*\)' .*/\1/p" "$APP/bin/gpumem")
   set -- $(layout "$APP/dist")
   STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
-  STEPS=4
+  STEPS=5
   step "unregistering the runtime from daemon.json"
   if [ -f "$RECORD" ]; then
     # dockerd keeps keys a reload does not name: hand the default back first, then restore the file.
@@ -173,6 +211,13 @@ if [ "$UNINSTALL" = 1 ]; then
   reload_dockerd '{{json .Runtimes}}' -v '"gpumem"'
   step "stopping the agent"
   stop_agent
+  step "podman"
+  if [ -f "$PODMAN_CONF" ] && grep -q "\"$PREFIX/bin/gpumem-runtime\"" "$PODMAN_CONF"; then
+    rm -f "$PODMAN_CONF"
+    echo "      removed $PODMAN_CONF"
+  else
+    echo "      no podman entry of this install"
+  fi
   step "removing $APP"
   for b in gpumem gpumem-runtime gpumem-hook; do
     [ -L "$PREFIX/bin/$b" ] && rm -f "$PREFIX/bin/$b"
@@ -182,7 +227,8 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-STEPS=7
+STEPS=8
+[ "$DRY_RUN" = 1 ] && STEPS=4
 step "checking tools"
 NODE=$(command -v node) || die "node (>= 20) is required; install Node.js 20 or later"
 "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
@@ -191,6 +237,34 @@ command -v npm >/dev/null || die "npm is required (it comes with Node.js)"
 command -v make >/dev/null || die "make is required (apt-get install make)"
 command -v cc >/dev/null || die "a C compiler is required (apt-get install gcc)"
 RUNC=$(command -v runc) || die "runc is required as the lower runtime (apt-get install runc)"
+echo "      node $("$NODE" --version), $(cc --version | head -n 1), runc $("$RUNC" --version | sed -n 's/^runc version //p')"
+# What the host has, and what it means for gpumem (warnings: gpumem installs either way).
+if command -v docker >/dev/null 2>&1; then
+  engine=$(docker version --format '{{.Server.Version}}' 2>/dev/null || true)
+  case "$engine" in
+    '') echo "      Docker: client found, engine not answering (gpumem registers in $DAEMON_JSON for its next start)" ;;
+    1[0-9].*|2[0-3].*) echo "      warning: Docker Engine $engine cannot pass --annotation (needs >= 24, API 1.43): use -e GPUMEM_LIMIT=8g there, or upgrade Docker" >&2 ;;
+    *) echo "      Docker Engine $engine" ;;
+  esac
+else
+  echo "      Docker: not found (gpumem registers in $DAEMON_JSON for when it is installed; podman works too)"
+fi
+driver=$(sed -n 's/.*Kernel Module  *\([0-9][0-9.]*\).*/\1/p' /proc/driver/nvidia/version 2>/dev/null | head -n 1)
+if ! { ldconfig -p 2>/dev/null | grep -q 'libnvidia-ml\.so\.1'; } && [ -z "$driver" ]; then
+  echo "      warning: no NVIDIA driver (no libnvidia-ml.so.1): GPUs can then be told only by index; percent limits are refused and admission is not checked (install the NVIDIA driver)" >&2
+else
+  major=${driver%%.*}
+  case "$major" in
+    '') echo "      NVIDIA: libnvidia-ml.so.1 found, driver version unknown" ;;
+    *) if [ "$major" -lt 565 ]; then
+         echo "      warning: NVIDIA driver $driver: before 565 NVML gives no per-process memory inside containers, so memory the driver takes on its own is not charged (upgrade to >= 565)" >&2
+       elif [ "$major" -lt 615 ]; then
+         echo "      NVIDIA driver $driver: budgets enforced by gpumem (the kernel's own per-cgroup limit needs >= 615)"
+       else
+         echo "      NVIDIA driver $driver: budgets enforced by gpumem, the kernel's per-cgroup limit set as a backstop"
+       fi ;;
+  esac
+fi
 
 step "installing npm packages"
 cd "$SRC"
@@ -200,6 +274,23 @@ fi
 
 step "building"
 npm run --silent build
+
+if [ "$DRY_RUN" = 1 ]; then
+  step "what install.sh would change (dry run: nothing is changed)"
+  proposed=$(mktemp)
+  trap 'rm -f "$proposed"' EXIT
+  "$NODE" dist/hook/gpumem.js daemon-json preview --file "$DAEMON_JSON" --runtime-path "$PREFIX/bin/gpumem-runtime" \
+    --record "$RECORD" $([ "$DEFAULT" = 1 ] && echo --default) >"$proposed"
+  current=$DAEMON_JSON
+  [ -f "$current" ] || current=/dev/null
+  if diff -u --label "$DAEMON_JSON" --label "$DAEMON_JSON (with gpumem)" "$current" "$proposed"; then
+    echo "$DAEMON_JSON already registers gpumem as it would be: no change"
+  fi
+  echo "would install gpumem under $APP (commands in $PREFIX/bin), start the gpumem agent$(has_systemd && echo ' (systemd unit gpumem-agent.service)'),"
+  echo "reload dockerd (pid file $PIDFILE)$(command -v podman >/dev/null 2>&1 && echo ", and write podman's runtime entry $PODMAN_CONF")"
+  echo "dry run: nothing was changed"
+  exit 0
+fi
 
 step "staging $APP"
 STAGE=$APP.new.$$
@@ -238,6 +329,16 @@ echo "      runtime gpumem -> $PREFIX/bin/gpumem-runtime (lower runtime $LOWER)"
 
 step "starting the agent"
 start_agent
+
+step "podman"
+if command -v podman >/dev/null 2>&1; then
+  mkdir -p "$CONTAINERS_CONF_D"
+  printf '# written by gpumem install.sh: podman run --runtime gpumem ...\n[engine.runtimes]\ngpumem = ["%s"]\n' "$PREFIX/bin/gpumem-runtime" >"$PODMAN_CONF.tmp"
+  mv "$PODMAN_CONF.tmp" "$PODMAN_CONF"
+  echo "      podman runtime gpumem -> $PODMAN_CONF"
+else
+  echo "      podman not found: nothing to do"
+fi
 
 step "reloading dockerd"
 reload_dockerd '{{json .Runtimes}}' '"gpumem"'

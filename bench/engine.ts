@@ -67,7 +67,7 @@ export function benchEngine(rounds: number, progress: (name: string) => Progress
   const policy = join(prefix, 'policy.json');
   writeFileSync(policy, JSON.stringify({ defaultLimit: '64m' }));
   const agentEnv = { ...ENV, LD_LIBRARY_PATH: join(appRoot(), 'native', 'build', 'fake'), FAKE_NVML_DEVICE_MEMS: '1g,2g,4g', GPUMEM_POLICY: policy };
-  const install = [join(appRoot(), 'install.sh'), '--prefix', prefix, '--daemon-json', `${RUN}/daemon.json`, '--dockerd-pidfile', `${RUN}/docker.pid`];
+  const install = [join(appRoot(), 'install.sh'), '--prefix', prefix, '--daemon-json', `${RUN}/daemon.json`, '--dockerd-pidfile', `${RUN}/docker.pid`, '--containers-conf-d', join(prefix, 'containers.conf.d')];
   say('starting the private Docker engine and installing gpumem for it ...');
   sh('bash', [engineScript('engine.sh'), 'start']);
   try {

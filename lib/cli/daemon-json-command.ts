@@ -1,20 +1,23 @@
 /** `gpumem daemon-json register|unregister`: how install.sh edits dockerd's daemon.json. */
 import type { Argv } from 'yargs';
-import { registerRuntime, releaseDefault, unregisterRuntime } from '../daemon/install-record.js';
+import { planRegistration, registerRuntime, releaseDefault, unregisterRuntime } from '../daemon/install-record.js';
 
 export function daemonJsonCommand(y: Argv): Argv {
   return y.command(
     'daemon-json <action>',
-    'register gpumem as a Docker runtime in daemon.json, or take it back out (release-default, then unregister)',
+    'register gpumem as a Docker runtime in daemon.json (preview: print what register would write), or take it back out (release-default, then unregister)',
     (c) =>
       c
-        .positional('action', { choices: ['register', 'release-default', 'unregister'] as const, demandOption: true })
+        .positional('action', { choices: ['register', 'preview', 'release-default', 'unregister'] as const, demandOption: true })
         .option('file', { type: 'string', default: '/etc/docker/daemon.json', describe: 'daemon.json to edit' })
         .option('runtime-path', { type: 'string', describe: 'path of gpumem-runtime (register)' })
         .option('default', { type: 'boolean', default: false, describe: 'make gpumem the default runtime (register)' })
         .option('record', { type: 'string', demandOption: true, describe: 'where to remember the previous content' }),
     (a) => {
-      if (a.action === 'register') {
+      if (a.action === 'preview') {
+        if (!a['runtime-path']) throw new Error('gpumem: daemon-json preview needs --runtime-path');
+        process.stdout.write(planRegistration({ daemonJson: a.file, runtimePath: a['runtime-path'], makeDefault: a.default, recordPath: a.record }).written);
+      } else if (a.action === 'register') {
         if (!a['runtime-path']) throw new Error('gpumem: daemon-json register needs --runtime-path');
         const lower = registerRuntime({
           daemonJson: a.file,

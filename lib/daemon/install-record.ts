@@ -30,8 +30,8 @@ export interface RegisterOptions {
   recordPath: string;
 }
 
-/** Returns the lower runtime gpumem must chain to (undefined: runc). Throws, touching nothing, on a bad file. */
-export function registerRuntime(o: RegisterOptions): string | undefined {
+/** What a registration would write, touching nothing (install.sh --dry-run shows it as a diff). */
+export function planRegistration(o: RegisterOptions) {
   const current = readIfExists(o.daemonJson);
   const config = parseDaemonJson(current, o.daemonJson);
   const old = readRecord(o.recordPath);
@@ -40,11 +40,16 @@ export function registerRuntime(o: RegisterOptions): string | undefined {
   const previousDefault = reinstall ? old.previousDefault : (config['default-runtime'] as string | undefined);
   const base = reinstall ? unregister(config, previousDefault, o.daemonJson) : config;
   const { config: next, lowerRuntimePath } = register(base, o.runtimePath, o.makeDefault, o.daemonJson);
-  const written = formatDaemonJson(next);
+  return { current, old, reinstall, previousDefault, lowerRuntimePath, written: formatDaemonJson(next) };
+}
+
+/** Returns the lower runtime gpumem must chain to (undefined: runc). Throws, touching nothing, on a bad file. */
+export function registerRuntime(o: RegisterOptions): string | undefined {
+  const { current, old, reinstall, previousDefault, lowerRuntimePath, written } = planRegistration(o);
   if (current !== undefined && !reinstall) writeFileSync(`${o.daemonJson}.gpumem-backup`, current, { mode: 0o600 });
   const record: InstallRecord = {
     daemonJson: o.daemonJson,
-    before: reinstall ? old.before : (current ?? null),
+    before: reinstall ? old!.before : (current ?? null),
     written,
     ...(previousDefault !== undefined && { previousDefault }),
     ...(lowerRuntimePath !== undefined && { lowerRuntimePath }),

@@ -1,8 +1,10 @@
 // install.sh --default and --uninstall against the engine's daemon.json.
 import t from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
-  DAEMON_JSON, DOCKERD_PIDFILE, IMAGE, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, show, waitDaemon, type Result,
+  DAEMON_JSON, DOCKERD_PIDFILE, IMAGE, INSTALL_SH, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, run, show, waitDaemon, type Result,
 } from './lib/docker.js'
 
 // what a user's ordinary, non-GPU containers do; compared before and after install --default
@@ -94,5 +96,28 @@ if (await engineReady(t)) {
     const info = await waitDaemon(i => !i.runtimes.includes('gpumem'), 'gpumem removed')
     t.ok(info.runtimes.includes('runc-by-hand'), 'dockerd runs with the edited file')
     t.equal(info.defaultRuntime, 'runc')
+  })
+
+  t.test('install.sh --dry-run prints the daemon.json change as a unified diff and changes nothing', async t => {
+    const before = readFileSync(DAEMON_JSON)
+    const prefix = join(mkdtempSync(join(tmpdir(), 'gpumem-e2e-dry-')), 'prefix')
+    t.teardown(() => rmSync(join(prefix, '..'), { recursive: true, force: true }))
+    const r = await run('sh', [INSTALL_SH, '--dry-run', '--default', '--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE], { timeoutMs: 600_000 })
+    t.equal(r.code, 0, show(r))
+    t.match(r.stdout, `--- ${DAEMON_JSON}\n+++ ${DAEMON_JSON} (with gpumem)\n`, 'a unified diff of the file')
+    t.match(r.stdout, /^\+.*"default-runtime": "gpumem"/m, 'adding gpumem as the default')
+    t.match(r.stdout, new RegExp(`^\\+.*"path": "${prefix}/bin/gpumem-runtime"`, 'm'), 'and its runtime')
+    t.match(r.stdout, /dry run: nothing was changed/)
+    t.ok(readFileSync(DAEMON_JSON).equals(before), 'daemon.json is untouched')
+    t.notOk(existsSync(prefix), 'nothing is installed')
+    t.notOk((await daemonInfo()).runtimes.includes('gpumem'), 'dockerd knows no gpumem runtime')
+  })
+
+  t.test('install.sh --print-containerd prints the containerd handler and the RuntimeClass', async t => {
+    const r = await run('sh', [INSTALL_SH, '--print-containerd', '--prefix', '/opt/gpumem'])
+    t.equal(r.code, 0, show(r))
+    t.match(r.stdout, 'BinaryName = "/opt/gpumem/bin/gpumem-runtime"')
+    t.match(r.stdout, 'pod_annotations = ["gpumem.io/*"]')
+    t.match(r.stdout, /kind: RuntimeClass\nmetadata:\n  name: gpumem\nhandler: gpumem/)
   })
 }

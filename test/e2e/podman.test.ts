@@ -3,10 +3,10 @@
 // bad input with one line, shares one budget with `podman exec` processes and leaves no state.
 // The image is the e2e one, moved from the private Docker engine into a private podman store.
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GPUMEM_RUN, IMAGE, MiB, docker, engineReady, inCI, installForFile, parseAlloc, run, show, start, stateEntries } from './lib/docker.js'
+import { CONTAINERS_CONF_D, GPUMEM_RUN, IMAGE, MiB, docker, engineReady, inCI, installForFile, parseAlloc, run, show, start, stateEntries } from './lib/docker.js'
 
 const podmanPresent = (): boolean => ['/usr/bin/podman', '/usr/local/bin/podman'].some((p) => existsSync(p))
 
@@ -42,6 +42,15 @@ if (await engineReady(t)) {
       t.equal(a.total, 64 * MiB, 'cuMemGetInfo reports the 64 MiB budget')
       t.ok(a.allocated <= 64 * MiB && a.allocated >= 60 * MiB, `allocated ${a.allocated} bytes, no more than the budget`)
       t.equal(a.error, 'CUDA_ERROR_OUT_OF_MEMORY')
+    })
+
+    t.test("install.sh wrote podman's runtime entry: --runtime gpumem by name limits the same way", async t => {
+      const conf = join(CONTAINERS_CONF_D, 'gpumem.conf')
+      t.match(readFileSync(conf, 'utf8'), `[engine.runtimes]\ngpumem = ["${runtime()}"]`)
+      const r = await run('podman', [...podmanArgs, 'run', '--rm', ...runArgs().filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime'),
+        '--runtime', 'gpumem', '--annotation', 'gpumem.io/limit=32m', IMAGE, 'alloc-until-oom', '--block', '4m'], { timeoutMs: 120_000, env: { CONTAINERS_CONF: conf } })
+      t.equal(r.code, 0, show(r))
+      t.equal(parseAlloc(r.stdout, show(r)).total, 32 * MiB)
     })
 
     t.test('without a limit podman run through gpumem-runtime gets the whole GPU', async t => {

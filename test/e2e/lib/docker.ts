@@ -8,7 +8,10 @@ import {
   DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, INSTALL_SH, ROOT, readStatus,
 } from './paths.js'
 
-export { DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, ROOT }
+export { DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, INSTALL_SH, ROOT }
+
+/** where install.sh writes podman's runtime entry for the tests (--containers-conf-d) */
+export const CONTAINERS_CONF_D = '/run/gpumem-test/containers.conf.d'
 
 export const MiB = 1024 * 1024
 /** the fake device size every test container gets (env of the fake libcuda.so.1) */
@@ -187,7 +190,8 @@ export interface Installed {
  */
 export const installGpumem = async (opts: { asDefault?: boolean; env?: Record<string, string> } = {}): Promise<Installed> => {
   const prefix = mkdtempSync(join(tmpdir(), 'gpumem-e2e-prefix-'))
-  const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE]
+  // podman's runtime entry too goes to a directory of the tests', never the host's /etc/containers
+  const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE, '--containers-conf-d', CONTAINERS_CONF_D]
   const [cmd, ...pre] = installCmd()
   // opts.env reaches the agent install.sh starts (a fake NVML for the host, a policy file)
   const result = await run(cmd!, [...pre, ...common, ...(opts.asDefault ? ['--default'] : [])], { timeoutMs: 600_000, ...(opts.env ? { env: opts.env } : {}) })

@@ -86,7 +86,7 @@ metadata:
   name: gpumem
 handler: gpumem
 
-# containerd without Kubernetes: ctr run --runc-binary $PREFIX/bin/gpumem-runtime --env GPUMEM_LIMIT=8g IMAGE ID
+# containerd without Kubernetes: ctr run --runc-binary $PREFIX/bin/gpumem-runtime --annotation gpumem.io/limit=8g IMAGE ID
 CONTAINERD
   exit 0
 fi

@@ -75,6 +75,8 @@ for (const [what, extra, driver, status] of [
     const root = mkdtempSync(join(tmpdir(), 'gpumem-ps-'));
     const id = 'e'.repeat(64);
     container(root, id, GiB);
+    // A complete state (a host record naming no runtime root): never taken for a leftover, however slow the machine.
+    writeFileSync(join(root, id, 'host.json'), JSON.stringify({ cgroupsPath: null, cgroup: null, visibleDevices: null, runtimeRoot: null }));
     const child = holder(join(root, id), extra);
     t.teardown(() => child.kill('SIGKILL'));
     await new Promise((r) => setTimeout(r, 800)); // past a reconcile tick

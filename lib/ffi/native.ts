@@ -29,7 +29,7 @@ type Host = {
   gpumem_region_storage_unmount: (dir: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_generation: (path: string, generation: Buffer, err: Buffer, errlen: number) => number;
   gpumem_accounting_bump: (path: string, err: Buffer, errlen: number) => number;
-  gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, peak: Buffer, refused: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
   gpumem_constant: (name: string) => string | null;
   gpumem_quote_text: (text: Buffer, len: number, mode: number, out: Buffer, outlen: number) => number;
 };
@@ -56,7 +56,7 @@ function lib(): Host {
       gpumem_region_storage_unmount: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_generation: ['int', ['string', 'pointer', 'pointer', 'int']],
       gpumem_accounting_bump: ['int', ['string', 'pointer', 'int']],
-      gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
+      gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
       gpumem_constant: ['string', ['string']],
       gpumem_quote_text: ['int', ['pointer', 'uint64', 'int', 'pointer', 'int']],
     }) as unknown as Host;
@@ -392,6 +392,14 @@ export interface Usage {
   usedPerGpu: Map<number, number>;
   /** Of which memory the driver took without an allocation call (code, local memory, heap). */
   driverPerGpu: Map<number, number>;
+  /**
+   * The most the container's processes held together per GPU index since the region was made
+   * (driver-taken memory included; never below what is held now), for indexes with one.
+   * Always set by accountingUsage; optional so that a Usage made elsewhere (a test's) need not.
+   */
+  peak?: Map<number, number>;
+  /** Calls the budget refused (CUDA_ERROR_OUT_OF_MEMORY) per GPU index, for indexes with any. */
+  refused?: Map<number, number>;
   /** Processes holding a slot in the region. */
   processes: number;
   /** Of which NVML shows no per-process figure for: their driver-taken memory is not charged. */
@@ -405,11 +413,15 @@ export function accountingUsage(path: string): Usage {
   const err = Buffer.alloc(ERR_LEN);
   const driver = Buffer.alloc(8 * maxGpus());
   const unseen = Buffer.alloc(4);
-  // One reading for both figures: two would each copy the region, and could disagree.
-  check(lib().gpumem_accounting_report(path, used, driver, maxGpus(), live, unseen, err, ERR_LEN), err);
+  const peak = Buffer.alloc(8 * maxGpus());
+  const refused = Buffer.alloc(8 * maxGpus());
+  // One reading for every figure: several would each copy the region, and could disagree.
+  check(lib().gpumem_accounting_report(path, used, driver, peak, refused, maxGpus(), live, unseen, err, ERR_LEN), err);
   return {
     usedPerGpu: perGpuMap(used),
     driverPerGpu: perGpuMap(driver),
+    peak: perGpuMap(peak),
+    refused: perGpuMap(refused),
     processes: live.readInt32LE(),
     driverUnseen: unseen.readInt32LE(),
   };

@@ -4,7 +4,8 @@
  * must report exactly what the region says or refuse it in one line.
  *
  * Input: [shape][k lo][k hi][errlen][48-byte XOR mask on the header][records...], each record
- * 11 bytes: u16 slot (>= 1024: the region's own arrays), u8 field, u64 value (little endian).
+ * 11 bytes: u16 slot (>= 1024: the region's own arrays; odd: peak and refused, even: used,
+ * context estimates and lock bytes), u8 field, u64 value (little endian).
  * shape % 16: 0-9 whole region, 10 shorter by k+1 bytes, 11 longer by k+1, 12 header only,
  * 13 empty, 14 a FIFO, 15 a symlink to a good region (odd k) or a directory (even k);
  * shape & 48 == 48 also reads through gpumem_accounting_read_usage. */
@@ -103,6 +104,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t v32 = (uint32_t)v;
     if (slot >= GPUMEM_MAX_SLOTS) {
       arrays = 1;
+      if (slot & 1) {
+        f %= 128;
+        put(f < 64 ? &shadow->peak[f] : &shadow->refused[f - 64], &v, 8);
+        continue;
+      }
       f %= 136;
       if (f < 64) put(&shadow->used[f], &v, 8);
       else if (f < 128) put(&shadow->context_estimate[f - 64], &v, 8);
@@ -137,6 +143,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   } else {
     CHECK(rc == 0, "read refused a good region: %s", errlen ? e.bytes : "");
     CHECK(memcmp(u.used, shadow->used, sizeof u.used) == 0, "per-GPU totals misreported");
+    CHECK(memcmp(u.refused, shadow->refused, sizeof u.refused) == 0, "refusal counts misreported");
+    for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
+      uint64_t p = shadow->peak[g] > shadow->used[g] ? shadow->peak[g] : shadow->used[g];
+      CHECK(u.peak[g] == p, "peak of GPU %d: %llu, the region says %llu (held %llu)", g,
+            (unsigned long long)u.peak[g], (unsigned long long)shadow->peak[g],
+            (unsigned long long)shadow->used[g]);
+    }
     int live = 0, unseen = 0;
     uint64_t driver[GPUMEM_MAX_GPUS] = {0};
     for (int t = 0; t < ntouched; t++) {

@@ -80,15 +80,24 @@ int gpumem_accounting_bump(const char *path, char *err, int errlen);
 int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int n, int *live_processes,
                             char *err, int errlen);
 
-/* The same, in one reading, with the driver-taken part: used_per_gpu[0..n-1] as above,
- * driver_per_gpu[0..n-1] what of each GPU's charge is memory the driver took without an
- * allocation call (code, local memory, heap), as the container's processes measured it from
- * NVML; *live_processes as above; *unseen_processes the number of processes for which NVML shows
- * no per-process figure (drivers before 565, or no NVML), whose driver-taken memory is not
- * charged. Container-written numbers: a report, never proof (see DESIGN). */
+/* The same, in one reading, with the driver-taken part, the peak and the refusals:
+ * used_per_gpu[0..n-1] as above, driver_per_gpu[0..n-1] what of each GPU's charge is memory the
+ * driver took without an allocation call (code, local memory, heap), as the container's
+ * processes measured it from NVML; peak_per_gpu[0..n-1] the largest total the container's
+ * processes held together on each GPU since the region was created, driver-taken memory
+ * included (never less than the total held now; exited processes' share stays in it);
+ * refused_per_gpu[0..n-1] how many calls the budget answered with CUDA_ERROR_OUT_OF_MEMORY on
+ * each GPU (allocations of every family, contexts, module loads, cuCtxSetLimit, first launches;
+ * a program that retries counts each refusal; not counted: calls refused because the budget
+ * itself is unusable, failed closed). peak_per_gpu and refused_per_gpu may be NULL.
+ * *live_processes as above; *unseen_processes the number of processes for which NVML shows no
+ * per-process figure (drivers before 565, or no NVML), whose driver-taken memory is not charged.
+ * Container-written numbers: a report, never proof (see DESIGN). A region written by another
+ * gpumem release (a container started before an upgrade) gives -1 and "accounting region has
+ * an unsupported version (...)". */
 int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu, uint64_t *driver_per_gpu,
-                             int n, int *live_processes, int *unseen_processes, char *err,
-                             int errlen);
+                             uint64_t *peak_per_gpu, uint64_t *refused_per_gpu, int n,
+                             int *live_processes, int *unseen_processes, char *err, int errlen);
 
 /* Parses a size as `docker run --memory` does: a number (fraction allowed: 1.5g) with an
  * optional unit b, k, m, g, t or p, optionally followed by i and/or b (kib, kb, ki),

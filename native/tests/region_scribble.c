@@ -2,6 +2,7 @@
  * could: the tests' scribbles take the layout from accounting.h, never an offset.
  * usage: region-scribble <path> <field> <value>
  *   field: a header field (version, max_slots, generation, ...), used.<gpu> (the per-GPU total),
+ *          peak.<gpu>, refused.<gpu> (the per-GPU peak and refusal count),
  *          or slot.<i>.used.<gpu>, slot.<i>.driver.<gpu>, slot.<i>.flags (process slot i) */
 #include <fcntl.h>
 #include <stddef.h>
@@ -27,8 +28,13 @@ static int indexed(const char *name, size_t *offset, size_t *size)
   int end = 0;
   const size_t slot0 = offsetof(struct gpumem_region, slots);
   const size_t slot = sizeof(struct gpumem_slot);
-  if (sscanf(name, "used.%u%n", &g, &end) == 1 && !name[end] && g < GPUMEM_MAX_GPUS) {
-    *offset = offsetof(struct gpumem_region, used) + 8 * g;
+  if (sscanf(name, "%15[a-z].%u%n", what, &g, &end) == 2 && !name[end] && g < GPUMEM_MAX_GPUS) {
+    size_t f = !strcmp(what, "used")      ? offsetof(struct gpumem_region, used)
+               : !strcmp(what, "peak")    ? offsetof(struct gpumem_region, peak)
+               : !strcmp(what, "refused") ? offsetof(struct gpumem_region, refused)
+                                          : 0;
+    if (!f) return 0;
+    *offset = f + 8 * g;
     *size = 8;
     return 1;
   }

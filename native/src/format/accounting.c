@@ -87,11 +87,27 @@ int gpumem_accounting_create_file(const char *path, int replace, char *err, int 
   return rc;
 }
 
+/* The message for a region of another layout version, read from its first bytes. */
+static void version_err(const struct gpumem_region *r, char *err, int errlen)
+{
+  gpumem_accounting_err(err, errlen,
+                        "accounting region has an unsupported version (%u; this gpumem reads "
+                        "version %d: a container started under another gpumem release, restart it)",
+                        (unsigned)r->version, GPUMEM_ACCOUNTING_VERSION);
+}
+
 int gpumem_accounting_validate(const struct gpumem_region *r, uint64_t size, char *err, int errlen)
 {
-  /* Size first: the fields below are only read from a buffer known to be a whole region. */
+  /* Size first: the fields below are only read from a buffer known to be a whole region. But a
+   * region of another gpumem release (a container started before an upgrade) has another size
+   * too: its magic and version, the first bytes, name it for what it is. */
+  enum { PREFIX = offsetof(struct gpumem_region, version) + sizeof(uint32_t) };
   if (size != REGION_SIZE) {
-    gpumem_accounting_err(err, errlen, "accounting region has the wrong size");
+    if (size >= PREFIX && memcmp(r->magic, GPUMEM_ACCOUNTING_MAGIC, 8) == 0 &&
+        r->version != GPUMEM_ACCOUNTING_VERSION)
+      version_err(r, err, errlen);
+    else
+      gpumem_accounting_err(err, errlen, "accounting region has the wrong size");
     return -1;
   }
   if (memcmp(r->magic, GPUMEM_ACCOUNTING_MAGIC, 8) != 0) {
@@ -99,7 +115,7 @@ int gpumem_accounting_validate(const struct gpumem_region *r, uint64_t size, cha
     return -1;
   }
   if (r->version != GPUMEM_ACCOUNTING_VERSION) {
-    gpumem_accounting_err(err, errlen, "accounting region has an unsupported version");
+    version_err(r, err, errlen);
     return -1;
   }
   if (r->total_size != REGION_SIZE || r->header_size != offsetof(struct gpumem_region, slots) ||

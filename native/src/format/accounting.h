@@ -11,7 +11,8 @@
 #include "config.h"
 
 #define GPUMEM_ACCOUNTING_MAGIC "gpumemA\n"
-#define GPUMEM_ACCOUNTING_VERSION 3 /* 2: generation, context estimates; 3: driver-taken memory */
+/* 2: generation, context estimates; 3: driver-taken memory; 4: peak and refused per GPU */
+#define GPUMEM_ACCOUNTING_VERSION 4
 #define GPUMEM_MAX_SLOTS 1024
 
 /* Slot flags. */
@@ -48,6 +49,11 @@ struct gpumem_region {
   /* Last measured cost of a CUDA context per GPU, reserved before the next context is created
    * so that creating it cannot pass the budget even for a moment. A hint like the generation. */
   uint64_t context_estimate[GPUMEM_MAX_GPUS];
+  /* For gpumem ps and the exporter, container-written like everything here (a report, never
+   * proof): the largest `used` the GPU's total ever reached (an atomic max wherever a charge is
+   * recorded), and how many allocations the budget refused there (an atomic add per refusal). */
+  uint64_t peak[GPUMEM_MAX_GPUS];
+  uint64_t refused[GPUMEM_MAX_GPUS];
   struct gpumem_slot slots[GPUMEM_MAX_SLOTS];
 };
 
@@ -55,7 +61,9 @@ struct gpumem_region {
  * start); replace=0: temp + link, so a region already in use is never replaced (0 if one exists). */
 int gpumem_accounting_create_file(const char *path, int replace, char *err, int errlen);
 
-/* Checks a region's header; 0 or -1 with err. Never trusts the contents beyond what it checks. */
+/* Checks a region's header; 0 or -1 with err. Never trusts the contents beyond what it checks.
+ * size: the file's size; r holds at least its first min(size, offsetof(lock)) bytes. At another
+ * size only magic and version are read (another release's region is named by its version). */
 int gpumem_accounting_validate(const struct gpumem_region *r, uint64_t size, char *err, int errlen);
 
 /* A message into err (may be NULL) for the accounting files' failures. */

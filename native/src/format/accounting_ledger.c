@@ -103,6 +103,23 @@ void gpumem_accounting_leave(struct gpumem_region *r, int slot)
   unlock_region(r);
 }
 
+/* The container-wide peak follows every charge recorded: an atomic max, since the field is only
+ * a report that anything in the container may also write. Called with the lock held, after
+ * used[dev] moved up; one load and, only at a new peak, a compare-and-swap. */
+static void raise_peak(struct gpumem_region *r, int dev)
+{
+  uint64_t now = r->used[dev], seen = __atomic_load_n(&r->peak[dev], __ATOMIC_RELAXED);
+  while (now > seen && !__atomic_compare_exchange_n(&r->peak[dev], &seen, now, 1,
+                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+
+void gpumem_accounting_refused(struct gpumem_region *r, int dev)
+{
+  if (r && dev >= 0 && dev < GPUMEM_MAX_GPUS)
+    __atomic_add_fetch(&r->refused[dev], 1, __ATOMIC_RELAXED);
+}
+
 static int fits(const struct gpumem_region *r, int dev, uint64_t bytes, uint64_t budget)
 {
   return budget == 0 || (bytes <= budget && r->used[dev] <= budget - bytes);
@@ -118,6 +135,7 @@ int gpumem_accounting_try_reserve(struct gpumem_region *r, int slot, int dev, ui
   if (ok) {
     r->slots[slot].used[dev] += bytes; /* slot first: it is the source of truth */
     r->used[dev] += bytes;
+    raise_peak(r, dev);
   }
   unlock_region(r);
   return ok ? 0 : -1;
@@ -157,6 +175,7 @@ int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uin
     else {
       s->used[dev] = add_capped(s->used[dev], grow);
       r->used[dev] = add_capped(r->used[dev], grow);
+      raise_peak(r, dev);
     }
   } else {
     s->used[dev] = sub_floored(s->used[dev], from - to);
@@ -186,8 +205,14 @@ struct gpumem_region *gpumem_accounting_attach(const char *path, int *missing, c
   }
   off_t size = lseek(fd, 0, SEEK_END); /* not fstat: keeps clear of GLIBC_2.33 symbols */
   if (size != (off_t)REGION_SIZE) {
+    /* Its magic and version say more than its size: another release's region is named so. */
+    uint64_t head[2] = {0, 0};
+    ssize_t got = size > 0 ? pread(fd, head, sizeof head, 0) : 0;
+    char why[160] = "accounting region has the wrong size";
+    if (got == (ssize_t)sizeof head)
+      gpumem_accounting_validate((const struct gpumem_region *)head, (uint64_t)size, why, sizeof why);
     close(fd);
-    gpumem_accounting_err(err, errlen, "%s: accounting region has the wrong size", path);
+    gpumem_accounting_err(err, errlen, "%s: %s", path, why);
     return NULL;
   }
   void *m = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

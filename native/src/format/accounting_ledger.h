@@ -41,6 +41,10 @@ void gpumem_accounting_release(struct gpumem_region *r, int slot, int dev, uint6
 int gpumem_accounting_set_driver(struct gpumem_region *r, int slot, int dev, uint64_t from,
                                  uint64_t to, uint64_t budget);
 
+/* Counts one allocation the budget refused on GPU dev (an atomic add; no lock, no I/O). The
+ * peak needs no call: every charge recorded above raises it. */
+void gpumem_accounting_refused(struct gpumem_region *r, int dev);
+
 /* Sets (on = 1) or clears flag bits of a slot. */
 void gpumem_accounting_slot_flag(struct gpumem_region *r, int slot, uint32_t flag, int on);
 

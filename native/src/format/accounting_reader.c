@@ -48,9 +48,8 @@ static int read_header(int fd, const char *path, uint64_t *generation, char *err
     gpumem_accounting_err(err, errlen, "%s: accounting region has the wrong size", path);
     return -1;
   }
-  if (size != (off_t)REGION_SIZE ||
-      gpumem_accounting_validate(head, (uint64_t)size, why, sizeof why)) {
-    if (size != (off_t)REGION_SIZE) snprintf(why, sizeof why, "accounting region has the wrong size");
+  if (size < 0 || gpumem_accounting_validate(head, (uint64_t)size, why, sizeof why)) {
+    if (size < 0) snprintf(why, sizeof why, "accounting region has the wrong size");
     gpumem_accounting_err(err, errlen, "%s: %s", path, why);
     return -1;
   }
@@ -126,7 +125,12 @@ int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, 
     return -1;
   }
   memset(u, 0, sizeof *u);
-  for (int g = 0; g < GPUMEM_MAX_GPUS; g++) u->used[g] = r->used[g];
+  for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
+    u->used[g] = r->used[g];
+    /* A peak below what is held now was scribbled (or zeroed): what is held now was reached. */
+    u->peak[g] = r->peak[g] > r->used[g] ? r->peak[g] : r->used[g];
+    u->refused[g] = r->refused[g];
+  }
   for (int i = 0; i < GPUMEM_MAX_SLOTS; i++) {
     const struct gpumem_slot *s = &r->slots[i];
     if (s->pid <= 0) continue;

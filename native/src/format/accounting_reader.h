@@ -19,6 +19,8 @@ int gpumem_accounting_read_generation(const char *path, uint64_t *generation, ch
 struct gpumem_usage {
   uint64_t used[GPUMEM_MAX_GPUS];   /* recorded per-GPU totals */
   uint64_t driver[GPUMEM_MAX_GPUS]; /* of which driver-taken, summed over the occupied slots */
+  uint64_t peak[GPUMEM_MAX_GPUS];    /* the recorded peak, at least the total recorded now */
+  uint64_t refused[GPUMEM_MAX_GPUS]; /* allocations the budget refused, as recorded */
   int slots_used;                   /* occupied process slots */
   int driver_unseen;                /* of which NVML gives no per-process figure for */
 };

@@ -147,18 +147,21 @@ EXPORT int gpumem_accounting_usage(const char *path, uint64_t *used_per_gpu, int
 }
 
 EXPORT int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu,
-                                    uint64_t *driver_per_gpu, int n, int *live_processes,
+                                    uint64_t *driver_per_gpu, uint64_t *peak_per_gpu,
+                                    uint64_t *refused_per_gpu, int n, int *live_processes,
                                     int *unseen_processes, char *err, int errlen)
 {
   if (!path || !*path) return bad_args(err, errlen, "path is empty");
   if (n < 0 || n > GPUMEM_MAX_GPUS || (n > 0 && (!used_per_gpu || !driver_per_gpu)))
-    return bad_args(err, errlen, "n must be 0..64 with both buffers");
+    return bad_args(err, errlen, "n must be 0..64 with the used and driver buffers");
   struct gpumem_usage u;
   int rc = gpumem_accounting_read(path, &u, err, errlen);
   if (!rc) {
     for (int g = 0; g < n; g++) {
       used_per_gpu[g] = u.used[g];
       driver_per_gpu[g] = u.driver[g];
+      if (peak_per_gpu) peak_per_gpu[g] = u.peak[g];
+      if (refused_per_gpu) refused_per_gpu[g] = u.refused[g];
     }
     if (live_processes) *live_processes = u.slots_used;
     if (unseen_processes) *unseen_processes = u.driver_unseen;

@@ -145,7 +145,7 @@ GPUMEM_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCR
   /* A 2D (or 1D) array is a 3D array of depth 0 without flags. */
   CUDA_ARRAY3D_DESCRIPTOR d3 = {desc->Width, desc->Height, 0, desc->Format, desc->NumChannels, 0};
   uint64_t charge = array_charge(&d3, dev);
-  if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, charge)) return charge_refused(dev);
   CUresult rc = real(pHandle, desc);
   return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &array_book);
 }
@@ -159,7 +159,7 @@ GPUMEM_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_D
   int dev;
   if ((dev = charge_device()) < 0) return real(pHandle, desc);
   uint64_t charge = array_charge(desc, dev);
-  if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, charge)) return charge_refused(dev);
   CUresult rc = real(pHandle, desc);
   return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &array_book);
 }
@@ -176,7 +176,7 @@ GPUMEM_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
   int dev;
   if ((dev = charge_device()) < 0) return real(pHandle, desc, numMipmapLevels);
   uint64_t charge = mipmap_charge(desc, numMipmapLevels, dev);
-  if (budget_reserve(dev, charge)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, charge)) return charge_refused(dev);
   CUresult rc = real(pHandle, desc, numMipmapLevels);
   return charge_settle(rc, dev, charge, (uintptr_t)*pHandle, &mipmap_book);
 }

@@ -21,6 +21,12 @@ enum budget_mode budget_mode(void);
 /* Charges bytes on dev before the driver is asked; 0, or -1 when it would pass the budget. */
 int budget_reserve(int dev, uint64_t bytes);
 
+/* Counts, for gpumem ps and the exporter, one call the budget refused on dev (the region's
+ * refused counter of its GPU: one atomic add). Called once where a wrapper answers
+ * CUDA_ERROR_OUT_OF_MEMORY because a reservation did not fit, never for an inner attempt that
+ * is retried. */
+void budget_refused(int dev);
+
 /* Returns a charge (driver refused the allocation, or it was freed). */
 void budget_release(int dev, uint64_t bytes);
 

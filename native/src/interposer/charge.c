@@ -44,6 +44,12 @@ int charge_device(void)
   return dev;
 }
 
+CUresult charge_refused(int dev)
+{
+  budget_refused(dev);
+  return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
 CUresult charge_keep(int dev, uint64_t bytes, uint64_t key, const struct charge_book *b)
 {
   if (!b->record(b->map, key, bytes, dev)) return CUDA_SUCCESS;

@@ -25,6 +25,10 @@ extern const struct charge_book charge_managed;
  * just be called: no budget, or no usable context (the driver then gives its own error). */
 int charge_device(void);
 
+/* A call the budget refused on dev: counted in the region (budget_refused), and the answer the
+ * caller gets, CUDA_ERROR_OUT_OF_MEMORY. Every wrapper's refusal goes through here. */
+CUresult charge_refused(int dev);
+
 /* After the driver answered an allocation of `bytes` reserved on dev: a failure returns the
  * reservation and passes rc on; a success is recorded under key, or, if it cannot be (it could
  * never be uncharged), undone and uncharged with CUDA_ERROR_OUT_OF_MEMORY. */

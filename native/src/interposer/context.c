@@ -9,6 +9,7 @@
 #include "../common/cuda.h"
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "context_measure.h"
 #include "driver_fns.h"
 #include "export.h"
@@ -118,7 +119,7 @@ GPUMEM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
     uint64_t estimate;
     if (reserve_estimate(dev, &estimate)) {
       pthread_mutex_unlock(&lock);
-      return CUDA_ERROR_OUT_OF_MEMORY;
+      return charge_refused(dev);
     }
     ctx_measure_begin(dev, &m);
     rc = real(pctx, dev);
@@ -129,7 +130,7 @@ GPUMEM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
       if (settle_charge(dev, estimate, bytes) || held_back(dev, bytes)) {
         release_primary_real(dev); /* our retain was the only one: the context goes away */
         *pctx = NULL;
-        rc = CUDA_ERROR_OUT_OF_MEMORY;
+        rc = charge_refused(dev);
       } else {
         primary_bytes[dev] = bytes;
         primary_charged[dev] = 1;
@@ -190,7 +191,7 @@ static CUresult settle_created(CUresult rc, CUcontext *pctx, CUdevice dev, struc
   if (settle_charge(dev, estimate, bytes) || held_back(dev, bytes)) {
     destroy_real(*pctx);
     *pctx = NULL;
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev);
   }
   /* Recorded even when it cost nothing measurable: its destruction ends what it holds back. */
   if (ncreated == created_cap) {
@@ -220,7 +221,7 @@ GPUMEM_EXPORT CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdev
   pthread_mutex_lock(&lock);
   if (reserve_estimate(dev, &estimate)) {
     pthread_mutex_unlock(&lock);
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev);
   }
   ctx_measure_begin(dev, &m);
   CUresult rc = settle_created(real(pctx, flags, dev), pctx, dev, &m, estimate);
@@ -239,7 +240,7 @@ GPUMEM_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *para
   pthread_mutex_lock(&lock);
   if (reserve_estimate(dev, &estimate)) {
     pthread_mutex_unlock(&lock);
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev);
   }
   ctx_measure_begin(dev, &m);
   CUresult rc = settle_created(real(pctx, paramsArray, numParams, flags, dev), pctx, dev, &m, estimate);
@@ -258,7 +259,7 @@ GPUMEM_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCre
   pthread_mutex_lock(&lock);
   if (reserve_estimate(dev, &estimate)) {
     pthread_mutex_unlock(&lock);
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev);
   }
   ctx_measure_begin(dev, &m);
   CUresult rc = settle_created(real(pctx, ctxCreateParams, flags, dev), pctx, dev, &m, estimate);

@@ -4,6 +4,7 @@
  * not fit gets CUDA_ERROR_OUT_OF_MEMORY and the device never holds it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
+#include "charge.h"
 #include "current_device.h"
 #include "driver_fns.h"
 #include "export.h"
@@ -20,7 +21,7 @@ GPUMEM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value)
     return real(limit, value);
   if (limit == CU_LIMIT_STACK_SIZE) {
     uint64_t grown;
-    if (local_memory_grow(dev, value, &grown)) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (local_memory_grow(dev, value, &grown)) return charge_refused(dev);
     CUresult rc = real(limit, value);
     if (rc != CUDA_SUCCESS) local_memory_undo(dev, value, grown);
     else reconcile_now(dev, RECONCILE_FORCE);
@@ -32,7 +33,7 @@ GPUMEM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value)
   size_t now = 0;
   if (!get || get(&now, limit) != CUDA_SUCCESS) now = 0;
   uint64_t grow = value > now ? value - now : 0;
-  if (reconcile_provision(dev, grow)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (reconcile_provision(dev, grow)) return charge_refused(dev);
   CUresult rc = real(limit, value);
   if (rc != CUDA_SUCCESS) reconcile_unprovision(dev, grow);
   else reconcile_now(dev, RECONCILE_FORCE);

@@ -5,6 +5,7 @@
 
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "driver_fns.h"
 #include "export.h"
 #include "memory_async.h"
@@ -135,7 +136,7 @@ static CUresult launch(int ptsz, CUgraphExec exec, CUstream stream)
       trim_locked(dev);
       if (budget_reserve(dev, r->bytes) != 0) {
         pthread_mutex_unlock(&lock);
-        return CUDA_ERROR_OUT_OF_MEMORY;
+        return charge_refused(dev);
       }
     }
     pending = r->bytes;

@@ -127,7 +127,8 @@ struct first_launch {
   uint64_t per_thread, grown;
 };
 
-/* Before a kernel's first launch: -1 (refuse) when its local memory growth does not fit. */
+/* Before a kernel's first launch: -1 (refuse, counted) when its local memory growth or its
+ * code does not fit. */
 static int before_first(CUfunction f, int dev_hint, struct first_launch *fl)
 {
   pthread_once(&fork_once, register_fork);
@@ -149,11 +150,14 @@ static int before_first(CUfunction f, int dev_hint, struct first_launch *fl)
   uint64_t need = reconcile_first_launch_need(dev); /* the process's first: its bulk; then 0 */
   if (limit && (used > limit || need > limit - used)) {
     fl->dev = -1;
+    budget_refused(dev);
     return -1;
   }
   fl->per_thread = local_size(f, dev);
   fl->grown = 0;
-  return local_memory_grow(dev, fl->per_thread, &fl->grown);
+  if (local_memory_grow(dev, fl->per_thread, &fl->grown) == 0) return 0;
+  budget_refused(dev);
+  return -1;
 }
 
 /* After it: what the driver took (code, local memory) is measured now, not at the next tick. */

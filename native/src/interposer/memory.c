@@ -20,7 +20,7 @@ GPUMEM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
   if (m == BUDGET_OFF || !dptr || bytesize == 0 || current_device(&dev) != CUDA_SUCCESS ||
       dev < 0 || dev >= GPUMEM_MAX_GPUS)
     return real(dptr, bytesize);
-  if (budget_reserve(dev, bytesize)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, bytesize)) return charge_refused(dev);
   CUresult rc = real(dptr, bytesize);
   return charge_settle(rc, dev, bytesize, *dptr, &charge_pointers);
 }

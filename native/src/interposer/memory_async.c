@@ -7,6 +7,7 @@
 
 #include "../format/config.h"
 #include "budget.h"
+#include "charge.h"
 #include "current_device.h"
 #include "driver_fns.h"
 #include "export.h"
@@ -180,7 +181,7 @@ static CUresult alloc_async(int ptsz, CUdeviceptr *dptr, size_t size, CUmemoryPo
   uint64_t pending, before = r->c.charged;
   if (reserve_growth(r, size, stream, ptsz, &pending)) {
     pthread_mutex_unlock(&r->lock);
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(r->dev);
   }
   CUresult rc = CALL();
   uint64_t now = pool_attr(p, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, r->c.charged + pending);
@@ -188,7 +189,7 @@ static CUresult alloc_async(int ptsz, CUdeviceptr *dptr, size_t size, CUmemoryPo
     async_settle(&r->c, r->dev, pending, now, 0);
   } else if (async_settle(&r->c, r->dev, pending, now, 1)) {
     undo(r, *dptr, stream, ptsz, pending);
-    rc = CUDA_ERROR_OUT_OF_MEMORY;
+    rc = charge_refused(r->dev);
   }
   /* Learn how far past the request this pool grows, so the next reservation covers it. */
   if (now > before && now - before > async_round(size) &&

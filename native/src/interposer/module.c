@@ -4,6 +4,7 @@
  * CUDA_ERROR_OUT_OF_MEMORY, before anything could run from it. */
 #include "../common/cuda_api.h"
 #include "budget.h"
+#include "charge.h"
 #include "current_device.h"
 #include "driver_fns.h"
 #include "export.h"
@@ -26,7 +27,7 @@ static CUresult settle_module(CUresult rc, int dev, CUmodule *module)
   if (unload) unload(*module);
   *module = NULL;
   reconcile_now(dev, RECONCILE_FREED);
-  return CUDA_ERROR_OUT_OF_MEMORY;
+  return charge_refused(dev);
 }
 
 static CUresult settle_library(CUresult rc, int dev, CUlibrary *library)
@@ -37,7 +38,7 @@ static CUresult settle_library(CUresult rc, int dev, CUlibrary *library)
   if (unload) unload(*library);
   *library = NULL;
   reconcile_now(dev, RECONCILE_FREED);
-  return CUDA_ERROR_OUT_OF_MEMORY;
+  return charge_refused(dev);
 }
 
 GPUMEM_EXPORT CUresult cuModuleLoad(CUmodule *module, const char *fname)

@@ -40,8 +40,8 @@ GPUMEM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, siz
   uint64_t a = pitch_alignment(dev), bound, charge;
   if (WidthInBytes > UINT64_MAX - a || __builtin_mul_overflow((WidthInBytes + a - 1) / a * a,
                                                               (uint64_t)Height, &bound))
-    return CUDA_ERROR_OUT_OF_MEMORY;
-  if (budget_reserve(dev, bound)) return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev); /* no budget holds it */
+  if (budget_reserve(dev, bound)) return charge_refused(dev);
   CUresult rc = real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
   if (rc != CUDA_SUCCESS) return charge_settle(rc, dev, bound, 0, &charge_pointers);
   /* Charge what the driver took, never a guess; a pitch above the bound must still fit. */
@@ -49,7 +49,7 @@ GPUMEM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, siz
       budget_adjust(dev, bound, charge)) {
     charge_pointers.undo(*dptr);
     budget_release(dev, bound);
-    return CUDA_ERROR_OUT_OF_MEMORY;
+    return charge_refused(dev);
   }
   return charge_keep(dev, charge, *dptr, &charge_pointers);
 }
@@ -63,7 +63,7 @@ GPUMEM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, uns
   if (budget_mode() == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev;
   if (!dptr || bytesize == 0 || (dev = charge_device()) < 0) return real(dptr, bytesize, flags);
-  if (budget_reserve(dev, bytesize)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, bytesize)) return charge_refused(dev);
   CUresult rc = real(dptr, bytesize, flags);
   return charge_settle(rc, dev, bytesize, *dptr, &charge_managed);
 }

@@ -125,6 +125,12 @@ void budget_release(int ordinal, uint64_t bytes)
   own_sub(dev, bytes);
 }
 
+void budget_refused(int ordinal)
+{
+  int dev = device_index(ordinal);
+  if (region && dev >= 0) gpumem_accounting_refused(region, dev);
+}
+
 /* A launched graph's memory, a pool that grew past its reservation: bytes the driver already
  * holds are charged past the budget if need be, so others are refused until they are returned. */
 void budget_charge_held(int ordinal, uint64_t bytes)

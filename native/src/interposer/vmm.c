@@ -43,7 +43,7 @@ GPUMEM_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t 
   if (m == BUDGET_CLOSED) return CUDA_ERROR_OUT_OF_MEMORY;
   int dev = prop->location.id;
   if (m == BUDGET_OFF || dev < 0 || dev >= GPUMEM_MAX_GPUS) return real(handle, size, prop, flags);
-  if (budget_reserve(dev, size)) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (budget_reserve(dev, size)) return charge_refused(dev);
   CUresult rc = real(handle, size, prop, flags);
   return charge_settle(rc, dev, size, *handle, &handle_book);
 }

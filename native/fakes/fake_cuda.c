@@ -27,6 +27,7 @@
 #include "../src/common/cuda_api.h"
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
+#include "fake_list.h"
 #include "fake_cuda_families.h" /* pitch, managed, VMM, arrays */
 #include "fake_cuda_async.h"    /* stream-ordered */
 
@@ -60,27 +61,6 @@ static uint64_t peak[MAX_DEVICES]; /* the most this process's fake device ever h
 #define NVML_USED(dev) (used[dev] > managed_used[dev] ? used[dev] - managed_used[dev] : 0)
 static struct allocation *allocs;
 static size_t nallocs, allocs_cap;
-
-/* The i-th entry of FAKE_NVML_DEVICE_MEMS into *v (0 when missing or bad); the number of entries
- * when v is NULL. Read as the fake NVML reads it. */
-static int listed_size(int i, uint64_t *v)
-{
-  const char *s = getenv("FAKE_NVML_DEVICE_MEMS");
-  int n = 0;
-  char item[64];
-  while (s && *s) {
-    size_t len = strcspn(s, ",");
-    if (v && n == i) {
-      if (len >= sizeof item) return 0;
-      memcpy(item, s, len);
-      item[len] = '\0';
-      return gpumem_size_parse(item, v, NULL, 0) == 0;
-    }
-    n++;
-    s += len + (s[len] == ',');
-  }
-  return v ? 0 : n;
-}
 
 static void uuid_text(int u, char out[41])
 {
@@ -149,11 +129,11 @@ CUresult cuInit(unsigned int flags)
     const char *mem = getenv("FAKE_CUDA_DEVICE_MEM");
     if (!mem || gpumem_size_parse(mem, &each, NULL, 0)) each = 16ULL << 30;
     const char *count = getenv("FAKE_CUDA_DEVICE_COUNT");
-    host_count = count ? atoi(count) : getenv("FAKE_NVML_DEVICE_MEMS") ? listed_size(0, NULL) : 1;
+    host_count = count ? atoi(count) : getenv("FAKE_NVML_DEVICE_MEMS") ? (int)fake_list_count("FAKE_NVML_DEVICE_MEMS") : 1;
     if (host_count < 0) host_count = 0;
     if (host_count > MAX_DEVICES) host_count = MAX_DEVICES;
     for (int u = 0; u < MAX_DEVICES; u++)
-      if (!listed_size(u, &device_mem[u])) device_mem[u] = each;
+      if (!fake_listed_size((unsigned int)u, &device_mem[u])) device_mem[u] = each;
     read_visible();
     for (int i = 0; i < MAX_DEVICES; i++) primary[i].dev = i;
     initialized = 1;

@@ -32,6 +32,7 @@
 #include "../src/common/nvml.h"
 #include "../src/format/size.h"
 #include "fake_cuda_context.h"
+#include "fake_list.h"
 #include "fake_nvml_devices.h"
 #include "fake_nvml_processes.h"
 
@@ -44,48 +45,10 @@ static unsigned long long noise_taken;
 
 typedef int (*fake_cuda_memory_fn)(int dev, uint64_t *total, uint64_t *used);
 
-/* The i-th item of the comma-separated list in variable name into item (NUL-terminated); 0 when
- * there is none (or it does not fit). */
-static int list_item(const char *name, unsigned int i, char *item, size_t cap)
-{
-  const char *s = getenv(name);
-  for (unsigned int n = 0; s && *s; n++) {
-    size_t len = strcspn(s, ",");
-    if (n == i) {
-      if (len >= cap) return 0;
-      memcpy(item, s, len);
-      item[len] = '\0';
-      return 1;
-    }
-    s += len + (s[len] == ',');
-  }
-  return 0;
-}
-
-/* The i-th size of FAKE_NVML_DEVICE_MEMS into *v; the number of entries when v is NULL. */
-static int listed_size(unsigned int i, uint64_t *v)
-{
-  const char *s = getenv("FAKE_NVML_DEVICE_MEMS");
-  unsigned int n = 0;
-  char item[64];
-  while (s && *s) {
-    size_t len = strcspn(s, ",");
-    if (v && n == i) {
-      if (len >= sizeof item) return 0;
-      memcpy(item, s, len);
-      item[len] = '\0';
-      return gpumem_size_parse(item, v, NULL, 0) == 0;
-    }
-    n++;
-    s += len + (s[len] == ',');
-  }
-  return v ? 0 : (int)n;
-}
-
 static unsigned int device_count(void)
 {
   const char *c = getenv("FAKE_CUDA_DEVICE_COUNT");
-  int n = c ? atoi(c) : getenv("FAKE_NVML_DEVICE_MEMS") ? listed_size(0, NULL) : 1;
+  int n = c ? atoi(c) : getenv("FAKE_NVML_DEVICE_MEMS") ? (int)fake_list_count("FAKE_NVML_DEVICE_MEMS") : 1;
   return n < 0 ? 0 : n > MAX_DEVICES ? MAX_DEVICES : (unsigned int)n;
 }
 
@@ -101,7 +64,7 @@ static void device_memory(unsigned int i, uint64_t *total, uint64_t *used)
 {
   *total = env_size("FAKE_CUDA_DEVICE_MEM", 16ULL << 30);
   uint64_t listed;
-  if (listed_size(i, &listed)) *total = listed;
+  if (fake_listed_size(i, &listed)) *total = listed;
   *used = 0;
   void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
   if (!h) return;
@@ -253,7 +216,7 @@ nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNu
   if (rc) return rc;
   if (!minorNumber) return NVML_ERROR_INVALID_ARGUMENT;
   char item[32], *end = item;
-  unsigned long v = list_item("FAKE_NVML_MINORS", device->index, item, sizeof item)
+  unsigned long v = fake_list_item("FAKE_NVML_MINORS", device->index, item, sizeof item)
                       ? strtoul(item, &end, 10)
                       : 0;
   *minorNumber = end != item && !*end ? (unsigned int)v : device->index;

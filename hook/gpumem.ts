@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { agentCommand } from '../lib/cli/agent-command.js';
 import { daemonJsonCommand } from '../lib/cli/daemon-json-command.js';
+import { exporterCommand } from '../lib/cli/exporter-command.js';
 import { psCommand } from '../lib/cli/ps-command.js';
 import { updateCommand } from '../lib/cli/update-command.js';
 
@@ -16,6 +17,7 @@ const fail = (message: string): never => {
 let cli = yargs(hideBin(process.argv)).scriptName('gpumem').strict().demandCommand(1).help();
 cli = agentCommand(cli);
 cli = daemonJsonCommand(cli);
+cli = exporterCommand(cli);
 cli = psCommand(cli);
 cli = updateCommand(cli);
 try {

@@ -18,7 +18,7 @@ import { containerGpuOf } from '../truth/gpu-map.js';
 import { readHostRecord, type HostRecord } from '../truth/host-record.js';
 import { hostView } from '../truth/host-view.js';
 import { TAMPER_TOLERANCE } from '../truth/judge.js';
-import { confirmedLook, gpuUuids, rowsOf } from './ps-command.js';
+import { confirmedLook, gpuUuids, rowsOf } from '../truth/rows.js';
 
 /** How much of the decision log's end is searched for a container's decision: its lines are short, and recent. */
 const LOG_TAIL_BYTES = 8 << 20;
@@ -132,7 +132,7 @@ async function inspectOne(id: string, name: string | null) {
   const c = looks[0]!;
   const record = readHostRecord(dir);
   const rows = rowsOf(c, confirmed.get(id) ?? [], name);
-  const usage = c.usage as (Usage & { peak?: Map<number, number>; refused?: Map<number, number> }) | undefined;
+  const usage = c.usage;
   return {
     id,
     name,

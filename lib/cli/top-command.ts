@@ -6,7 +6,8 @@
  */
 import type { Argv } from 'yargs';
 import { quote } from '../ffi/native.js';
-import { outputWidth, psRows, psTable, type PsRow } from './ps-command.js';
+import { outputWidth, psTable } from './ps-command.js';
+import { psRows, type PsRow } from '../truth/rows.js';
 
 // The terminal sequences every xterm-like terminal (and tmux, and the Linux console) knows.
 const ALT_SCREEN_ON = '\x1b[?1049h';

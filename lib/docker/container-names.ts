@@ -38,8 +38,9 @@ export function namesOf(body: string): Map<string, string> {
   }
   if (!Array.isArray(list)) return out;
   for (const c of list as { Id?: unknown; Names?: unknown }[]) {
-    const name = Array.isArray(c?.Names) ? c.Names.find((n): n is string => typeof n === 'string') : undefined;
-    if (typeof c?.Id === 'string' && name) out.set(c.Id, name.replace(/^\//, ''));
+    // A container's own name has no further '/' (those with one are legacy links' aliases).
+    const name = Array.isArray(c?.Names) ? c.Names.find((n): n is string => typeof n === 'string' && /^\/[^/]+$/.test(n)) : undefined;
+    if (typeof c?.Id === 'string' && name) out.set(c.Id, name.slice(1));
   }
   return out;
 }

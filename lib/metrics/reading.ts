@@ -1,11 +1,6 @@
-/** One scrape's reading of the host: every limited container's budgets and use, read fresh (what `gpumem ps` reads). */
-import { limitedContainers } from '../state-lookup.js';
-import { leftoverState } from '../state-sweep.js';
-import { stateDir } from '../state.js';
-import { readHostRecord } from '../truth/host-record.js';
-import { look } from '../truth/look.js';
-import { dockerNames } from './docker-names.js';
-import { samplesOf, type GpuSample } from './samples.js';
+/** One scrape's reading of the host: every limited container's budgets and use, read fresh (gpumem ps's rows). */
+import { psRows } from '../truth/rows.js';
+import { sampleOf, type GpuSample } from './samples.js';
 
 export interface Reading {
   /** Limited containers that still exist (a leftover's state is no container's). */
@@ -15,13 +10,12 @@ export interface Reading {
   unreadable: { container: string; error: string }[];
 }
 
-export async function takeReading(): Promise<Reading> {
-  const ids = limitedContainers().filter((id) => leftoverState(id) === null);
-  const names = await dockerNames(ids);
-  const looks = look(ids);
+/** `warned`: tampering already logged by this exporter, so that a finding is logged once, not every scrape. */
+export async function takeReading(warned: Set<string>): Promise<Reading> {
+  const rows = await psRows(warned);
   return {
-    containers: ids.length,
-    samples: looks.flatMap((c) => samplesOf({ look: c, record: readHostRecord(stateDir(c.id)), name: names.get(c.id) ?? '' })),
-    unreadable: looks.flatMap((c) => (c.error ? [{ container: c.id, error: c.error }] : [])),
+    containers: new Set(rows.filter((r) => !r.gone).map((r) => r.container)).size,
+    samples: rows.flatMap((r) => sampleOf(r) ?? []),
+    unreadable: rows.flatMap((r) => (r.error && !r.gone ? [{ container: r.container, error: r.error }] : [])),
   };
 }

@@ -18,7 +18,9 @@ export interface Exporter {
 }
 
 /** `read`: the reading of a scrape (tests give another). */
-export function exporterRegistry(read: () => Promise<Reading> = takeReading): Exporter {
+export function exporterRegistry(read?: () => Promise<Reading>): Exporter {
+  const warned = new Set<string>();
+  const reading = read ?? (() => takeReading(warned));
   const registry = new Registry();
   // The reading of the scrape in progress: every family's collect() reads the same one.
   let current: Reading | null = null;
@@ -57,27 +59,22 @@ export function exporterRegistry(read: () => Promise<Reading> = takeReading): Ex
     registers: [registry],
   });
 
-  // Only once a region reports them: the accounting region has no peak or refused counters yet.
-  let counted = false;
-  const addCountedFamilies = (): void => {
-    counted = true;
-    perGpu('gpumem_peak_bytes', 'The most GPU memory the container has held on this GPU, in bytes, as its accounting region reports it', (s) => s.peak);
-    new Counter<Label>({
-      name: 'gpumem_refused_allocations_total',
-      help: 'Allocations the interposer refused on this GPU because they would pass the budget',
-      labelNames: LABELS,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of now().samples) if (s.refused !== undefined) this.inc(s.labels as GpuLabels & LabelValues<Label>, s.refused);
-      },
-    });
-  };
+  perGpu('gpumem_peak_bytes', 'The most GPU memory the container has held on this GPU, in bytes, as its accounting region reports it (driver-taken memory included)', (s) => s.peak);
+  new Counter<Label>({
+    name: 'gpumem_refused_allocations_total',
+    help: 'Allocations the interposer refused on this GPU because they would pass the budget',
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of now().samples) if (s.refused !== null) this.inc(s.labels as GpuLabels & LabelValues<Label>, s.refused);
+    },
+  });
 
   let queue: Promise<unknown> = Promise.resolve();
   const once = async (): Promise<string> => {
     try {
-      current = await read();
+      current = await reading();
     } catch (e) {
       // Served without the container families, and counted, so an alert can say the exporter is blind.
       errors.inc();
@@ -85,7 +82,6 @@ export function exporterRegistry(read: () => Promise<Reading> = takeReading): Ex
       current = empty;
     }
     if (current.unreadable.length) errors.inc(current.unreadable.length);
-    if (!counted && current.samples.some((s) => s.peak !== undefined || s.refused !== undefined)) addCountedFamilies();
     try {
       return await registry.metrics();
     } finally {

@@ -1,7 +1,7 @@
 // gpumem ps for containers the create step made on a host of three GPUs (the fake NVML): a row per
 // container and GPU with its index, its UUID (short in the table, whole in JSON and with
-// --no-trunc) and its budget, Docker's name when the engine answers, "-" for the region's peak and
-// refused counts where it keeps none, all within 80 columns.
+// --no-trunc) and its budget, Docker's name when the engine answers, the region's peak and
+// refused counts (0 before anything ran), all within 80 columns.
 import t from 'tap';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -41,7 +41,7 @@ t.test('gpumem ps shows each GPU of each container by index and UUID, with its b
   const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const uuid = /^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   t.match(rows, [
-    { container: A, name: 'trainer', gpu: '0', uuid, limit: 8 * GiB, peak: null, refused: null },
+    { container: A, name: 'trainer', gpu: '0', uuid, limit: 8 * GiB, peak: 0, refused: 0 },
     { container: A, name: 'trainer', gpu: '1', uuid, limit: 8 * GiB },
     { container: A, name: 'trainer', gpu: '2', uuid, limit: 8 * GiB },
     { container: B, name: 'notebook-of-someone', gpu: '0', uuid: rows[1].uuid, limit: 20 * GiB },
@@ -53,14 +53,14 @@ t.test('gpumem ps shows each GPU of each container by index and UUID, with its b
   const lines = table.stdout.trimEnd().split('\n');
   t.ok(lines.every((l) => l.length <= 80), `within 80 columns:\n${table.stdout}`);
   t.match(lines[0], /^CONTAINER ID\s+NAME\s+GPU\s+UUID\s+BUDGET\s+USED\s+DRIVER\s+PEAK\s+REFUSED/);
-  t.match(lines[1], /^a{12}\s+trainer\s+0\s+GPU-\S+\s+8GiB\s+0B\s+0B\s+-\s+-/, 'the peak and refused counts the region does not keep show as -');
+  t.match(lines[1], /^a{12}\s+trainer\s+0\s+GPU-\S+\s+8GiB\s+0B\s+0B\s+0B\s+0$/, 'nothing held at its peak yet, nothing refused');
   t.match(lines[4], /^b{12}\s+notebook\S*…\s+0\s+GPU-\S+\s+20GiB\s/, 'a long name is cut to fit');
   const shown = lines.slice(1).map((l) => l.split(/\s+/)[3]);
   t.equal(new Set(shown.slice(0, 3)).size, 3, "the table's short UUIDs still tell the GPUs apart");
   t.equal(shown[3], shown[1], "and show B's GPU 0 as A's GPU 1");
 
   const wide = full.stdout.trimEnd().split('\n');
-  t.match(wide[1], new RegExp(`^${A}\\s+trainer\\s+0\\s+${rows[0].uuid}\\s+8GiB\\s+0B\\s+0B\\s+-\\s+-\\s+0\\s+ok$`), '--no-trunc: whole ids, names and UUIDs, every column');
+  t.match(wide[1], new RegExp(`^${A}\\s+trainer\\s+0\\s+${rows[0].uuid}\\s+8GiB\\s+0B\\s+0B\\s+0B\\s+0\\s+0\\s+ok$`), '--no-trunc: whole ids, names and UUIDs, every column');
   t.match(wide[4], new RegExp(`^${B}\\s+notebook-of-someone\\s+0\\s+${rows[1].uuid}\\s`));
 });
 

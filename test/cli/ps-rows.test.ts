@@ -5,7 +5,8 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { psTable, rowsOf } from '../../lib/cli/ps-command.js';
+import { psTable } from '../../lib/cli/ps-command.js';
+import { rowsOf } from '../../lib/truth/rows.js';
 import type { ContainerLook } from '../../lib/truth/look.js';
 
 process.env.GPUMEM_STATE_ROOT = mkdtempSync(join(tmpdir(), 'gpumem-rows-'));

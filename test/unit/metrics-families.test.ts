@@ -1,13 +1,16 @@
-// The exporter's collector on readings made here (no host): a region that reports a peak and a
-// refused count per GPU gets them served under the container's labels; one that does not gets
-// neither family, not zeros; a reading that fails is served as no containers and counted.
+// The exporter's collector on readings made here (no host) from gpumem ps's rows: a region's peak
+// and refused count per GPU are served under the container's labels; a region that keeps none
+// (one a test makes) gets no such series, not zeros; a reading that fails is served as no
+// containers and counted.
 import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { exporterRegistry, servedMetrics } from '../../lib/metrics/registry.js';
-import { samplesOf, type CountedUsage } from '../../lib/metrics/samples.js';
+import { sampleOf } from '../../lib/metrics/samples.js';
+import { rowsOf } from '../../lib/truth/rows.js';
+import type { Usage } from '../../lib/ffi/native.js';
 import type { Reading } from '../../lib/metrics/reading.js';
 import type { ContainerLook } from '../../lib/truth/look.js';
 
@@ -21,7 +24,7 @@ const MiB = 2 ** 20;
 const id = 'f'.repeat(64);
 const uuid = (i: number) => `GPU-${String(i).repeat(8)}-0000-4000-8000-000000000000`;
 
-function container(usage: Partial<CountedUsage>, region = new Map([[0, 96 * MiB]])): ContainerLook {
+function container(usage: Partial<Usage>, region = new Map([[0, 96 * MiB]])): ContainerLook {
   return {
     id,
     config: { perGpu: new Map([[0, 512 * MiB], [1, 256 * MiB]]), uuids: new Map([[0, uuid(3)], [1, uuid(5)]]) },
@@ -31,7 +34,7 @@ function container(usage: Partial<CountedUsage>, region = new Map([[0, 96 * MiB]
   };
 }
 
-const reading = (c: ContainerLook): Reading => ({ containers: 1, samples: samplesOf({ look: c, record: null, name: 'trainer' }), unreadable: [] });
+const reading = (c: ContainerLook): Reading => ({ containers: 1, samples: rowsOf(c, [], 'trainer').flatMap((r) => sampleOf(r) ?? []), unreadable: [] });
 
 t.test('peak and refused allocations are served per GPU once the region reports them', async (t) => {
   const c = container({ peak: new Map([[0, 200 * MiB]]), refused: new Map([[0, 3]]) });
@@ -44,12 +47,12 @@ t.test('peak and refused allocations are served per GPU once the region reports 
   t.same(m.get('gpumem_driver_overhead_bytes')?.metrics.map((s) => s.value), [String(6 * MiB), '0']);
 });
 
-t.test('a region without them gets neither family: nothing is made up', async (t) => {
+t.test('a region that keeps no counters gets no peak or refused series: nothing is made up', async (t) => {
   const e = exporterRegistry(async () => reading(container({})));
   const m = parse(await e.scrape());
-  t.notOk(m.has('gpumem_peak_bytes'));
-  t.notOk(m.has('gpumem_refused_allocations_total'));
-  t.same(servedMetrics(e).sort(), ['gpumem_budget_bytes', 'gpumem_containers', 'gpumem_driver_overhead_bytes', 'gpumem_exporter_scrape_errors_total', 'gpumem_used_bytes']);
+  t.same(m.get('gpumem_peak_bytes')?.metrics ?? [], []);
+  t.same(m.get('gpumem_refused_allocations_total')?.metrics ?? [], []);
+  t.same(servedMetrics(e).sort(), ['gpumem_budget_bytes', 'gpumem_containers', 'gpumem_driver_overhead_bytes', 'gpumem_exporter_scrape_errors_total', 'gpumem_peak_bytes', 'gpumem_refused_allocations_total', 'gpumem_used_bytes']);
   t.same(m.get('gpumem_budget_bytes')?.metrics.map((s) => [s.labels?.gpu_uuid, Number(s.value)]), [[uuid(3), 512 * MiB], [uuid(5), 256 * MiB]],
     'budgets by the config\'s UUIDs where the container has no host record');
 });
@@ -85,5 +88,5 @@ t.test('a reading that fails is served as no containers and counted as a scrape 
 
 t.test('a container with one budget for all GPUs and none known is one series, gpu "all"', async (t) => {
   const c: ContainerLook = { id, config: { all: 64 * MiB, perGpu: new Map() }, usage: { usedPerGpu: new Map(), driverPerGpu: new Map(), processes: 0, driverUnseen: 0 }, region: new Map(), truth: null };
-  t.same(samplesOf({ look: c, record: null, name: '' }), [{ labels: { container: id, name: '', gpu_uuid: '', gpu: 'all' }, budget: 64 * MiB, used: 0, driverOverhead: 0 }]);
+  t.same(rowsOf(c, [], null).map(sampleOf), [{ labels: { container: id, name: '', gpu_uuid: '', gpu: 'all' }, budget: 64 * MiB, used: 0, driverOverhead: 0, peak: null, refused: null }]);
 });

@@ -1,7 +1,8 @@
 #!/bin/sh
-# install.sh: install gpumem on this host (once per host, as root), start its agent and register
-# it with Docker.
+# install.sh: install gpumem on this host (once per host, as root), start its agent and its
+# Prometheus exporter, and register it with Docker.
 #   sudo ./install.sh [--prefix DIR] [--default] [--daemon-json FILE] [--dockerd-pidfile FILE]
+#                     [--exporter-listen HOST:PORT | --no-exporter]
 #   sudo ./install.sh --uninstall [--prefix DIR] [--dockerd-pidfile FILE]
 #   ./install.sh --dry-run | --print-containerd
 set -eu
@@ -14,14 +15,17 @@ UNINSTALL=0
 DRY_RUN=0
 PRINT_CONTAINERD=0
 CONTAINERS_CONF_D=/etc/containers/containers.conf.d
+EXPORTER=1
+EXPORTER_LISTEN=127.0.0.1:9400
 
 usage() {
   cat <<USAGE
 Usage: sudo ./install.sh [OPTIONS]
 
 Builds gpumem, installs it under PREFIX/lib/gpumem (commands in PREFIX/bin), starts the gpumem
-agent (a systemd service where systemd runs, else a background process) and registers the Docker
-runtime "gpumem" in daemon.json (merged: other keys kept, a backup written, atomic).
+agent and its Prometheus exporter (systemd services where systemd runs, else background
+processes) and registers the Docker runtime "gpumem" in daemon.json (merged: other keys kept, a
+backup written, atomic).
 
 Options:
   --prefix DIR            install under DIR (default /usr/local)
@@ -33,6 +37,8 @@ Options:
   --print-containerd      print the containerd runtime handler and the Kubernetes RuntimeClass, change nothing
   --containers-conf-d DIR where podman's runtime entry goes when podman is present
                           (default /etc/containers/containers.conf.d)
+  --exporter-listen ADDR  where gpumem exporter serves /metrics (default 127.0.0.1:9400)
+  --no-exporter           do not install or start the exporter
   -h, --help              show this help
 USAGE
 }
@@ -53,6 +59,9 @@ while [ $# -gt 0 ]; do
     --print-containerd) PRINT_CONTAINERD=1 ;;
     --containers-conf-d) [ $# -ge 2 ] || die "--containers-conf-d needs a directory"; CONTAINERS_CONF_D=$2; shift ;;
     --containers-conf-d=*) CONTAINERS_CONF_D=${1#*=} ;;
+    --exporter-listen) [ $# -ge 2 ] || die "--exporter-listen needs HOST:PORT"; EXPORTER_LISTEN=$2; shift ;;
+    --exporter-listen=*) EXPORTER_LISTEN=${1#*=} ;;
+    --no-exporter) EXPORTER=0 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1'; see ./install.sh --help" ;;
   esac
@@ -186,6 +195,58 @@ UNITFILE
   echo "      agent listening on $AGENT_SOCKET (pid $(cat "$AGENT_PID" 2>/dev/null))"
 }
 
+EXPORTER_UNIT=/etc/systemd/system/gpumem-exporter.service
+
+# The pid of this install's exporter running without systemd (its pid file and command line say so).
+our_exporter() {
+  p=
+  [ -s "$EXPORTER_PID" ] && p=$(cat "$EXPORTER_PID" 2>/dev/null)
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
+  case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in *"$APP/"*"gpumem.js exporter"*) echo "$p" ;; esac
+}
+
+stop_exporter() {
+  if has_systemd && [ -f "$EXPORTER_UNIT" ] && grep -q "$APP/" "$EXPORTER_UNIT"; then
+    systemctl disable --now gpumem-exporter.service >/dev/null 2>&1 || true
+    rm -f "$EXPORTER_UNIT"
+    systemctl daemon-reload
+    echo "      stopped and removed the gpumem-exporter service"
+    return 0
+  fi
+  p=$(our_exporter)
+  rm -f "$EXPORTER_PID"
+  [ -n "$p" ] || { echo "      no exporter of this install running"; return 0; }
+  stop_pid "$p"
+  echo "      stopped the exporter (pid $p)"
+}
+
+# Metrics are for watching: an exporter that cannot start (its port taken) is a warning with its
+# fix, not a failed install.
+start_exporter() {
+  if has_systemd; then
+    sed -e "s|@APP@|$APP|g" -e "s|^ExecStart=\(.*\) exporter\$|ExecStart=\1 exporter --listen $EXPORTER_LISTEN|" \
+      "$APP/share/gpumem-exporter.service" >"$EXPORTER_UNIT"
+    systemctl daemon-reload
+    systemctl enable gpumem-exporter.service >/dev/null 2>&1
+    systemctl restart gpumem-exporter.service
+  else
+    old=$(our_exporter)
+    [ -z "$old" ] || stop_pid "$old"
+    setsid "$APP/bin/gpumem" exporter --listen "$EXPORTER_LISTEN" </dev/null >>/var/log/gpumem-exporter.log 2>&1 &
+    echo $! >"$EXPORTER_PID"
+  fi
+  i=0
+  while [ $i -lt 100 ]; do
+    if "$NODE" -e "require('http').get('http://$EXPORTER_LISTEN/metrics', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))" 2>/dev/null; then
+      echo "      exporter serving http://$EXPORTER_LISTEN/metrics"
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "      warning: gpumem exporter does not answer on $EXPORTER_LISTEN: $(tail -n 1 /var/log/gpumem-exporter.log 2>/dev/null || journalctl -u gpumem-exporter -n 1 2>/dev/null) (another --exporter-listen, or --no-exporter)" >&2
+}
+
 # The layout as the C side defines it (native/src/common/layout.h), read through the built code.
 layout() { # DIST_DIR
   "$NODE" --input-type=module -e "import { stateRoot, agentSocket, agentPidfile, containerPaths } from '$1/lib/layout.js'; console.log([stateRoot(), agentSocket(), agentPidfile(), containerPaths().interposer].join(' '))"
@@ -195,8 +256,8 @@ if [ "$UNINSTALL" = 1 ]; then
   [ -d "$APP" ] || die "gpumem is not installed under $PREFIX (no $APP)"
   NODE=$(sed -n "s/^exec '\([^']*\)' .*/\1/p" "$APP/bin/gpumem")
   set -- $(layout "$APP/dist")
-  STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
-  STEPS=5
+  STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3 EXPORTER_PID=$1/exporter.pid
+  STEPS=6
   step "unregistering the runtime from daemon.json"
   if [ -f "$RECORD" ]; then
     # dockerd keeps keys a reload does not name: hand the default back first, then restore the file.
@@ -211,6 +272,8 @@ if [ "$UNINSTALL" = 1 ]; then
   reload_dockerd '{{json .Runtimes}}' -v '"gpumem"'
   step "stopping the agent"
   stop_agent
+  step "stopping the exporter"
+  stop_exporter
   step "podman"
   if [ -f "$PODMAN_CONF" ] && grep -q "\"$PREFIX/bin/gpumem-runtime\"" "$PODMAN_CONF"; then
     rm -f "$PODMAN_CONF"
@@ -227,7 +290,7 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-STEPS=8
+STEPS=9
 [ "$DRY_RUN" = 1 ] && STEPS=4
 step "checking tools"
 NODE=$(command -v node) || die "node (>= 20) is required; install Node.js 20 or later"
@@ -287,6 +350,7 @@ if [ "$DRY_RUN" = 1 ]; then
     echo "$DAEMON_JSON already registers gpumem as it would be: no change"
   fi
   echo "would install gpumem under $APP (commands in $PREFIX/bin), start the gpumem agent$(has_systemd && echo ' (systemd unit gpumem-agent.service)'),"
+  [ "$EXPORTER" = 1 ] && echo "start gpumem exporter on http://$EXPORTER_LISTEN/metrics$(has_systemd && echo ' (systemd unit gpumem-exporter.service)'),"
   echo "reload dockerd (pid file $PIDFILE)$(command -v podman >/dev/null 2>&1 && echo ", and write podman's runtime entry $PODMAN_CONF")"
   echo "dry run: nothing was changed"
   exit 0
@@ -298,6 +362,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/etc" "$STAGE/share" "$STAGE/native/build/interposer" "$PREFIX/bin"
 cp package.json package-lock.json "$STAGE/"
 cp -R dist "$STAGE/dist"
+cp share/gpumem-exporter.service "$STAGE/share/"
 cp native/build/libgpumem.so native/build/libgpumem-host.so "$STAGE/native/build/"
 cp native/build/interposer/libgpumem.so "$STAGE/native/build/interposer/" # mounted into containers
 cp -R node_modules "$STAGE/node_modules"
@@ -306,7 +371,7 @@ cp -R node_modules "$STAGE/node_modules"
 printf '#!/bin/sh\nexec %s %s/dist/hook/gpumem.js "$@"\n' "'$NODE'" "'$APP'" >"$STAGE/bin/gpumem"
 cp native/build/gpumem-runtime native/build/gpumem-create "$STAGE/bin/"
 set -- $(layout "$STAGE/dist")
-STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3
+STATE_ROOT=$1 AGENT_SOCKET=$2 AGENT_PID=$3 EXPORTER_PID=$1/exporter.pid
 echo "$4" >"$STAGE/share/ld.so.preload" # where the interposer is mounted inside a container
 
 step "registering the runtime in $DAEMON_JSON"
@@ -329,6 +394,14 @@ echo "      runtime gpumem -> $PREFIX/bin/gpumem-runtime (lower runtime $LOWER)"
 
 step "starting the agent"
 start_agent
+
+step "starting the exporter"
+if [ "$EXPORTER" = 1 ]; then
+  start_exporter
+else
+  stop_exporter # an earlier install's, started with other options
+  echo "      --no-exporter: no metrics served"
+fi
 
 step "podman"
 if command -v podman >/dev/null 2>&1; then

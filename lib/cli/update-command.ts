@@ -33,10 +33,25 @@ function bytes(what: string, value: string): bigint {
   throw percent;
 }
 
+/** One --gpu-limit: the container's GPU by its index, or by its UUID (GPU-... or MIG-...) as nvidia-smi -L prints it. */
+interface GpuLimit {
+  gpu: number | string;
+  bytes: bigint;
+}
+
+/** A --gpu-limit's GPU as this container's index: a UUID must be one of the GPUs it was given. */
+function indexOf(gpu: number | string, uuids: ReadonlyMap<number, string> | undefined): number {
+  if (typeof gpu === 'number') return gpu;
+  for (const [i, u] of uuids ?? []) if (u.toLowerCase() === gpu.toLowerCase()) return i;
+  const has = [...(uuids ?? [])].map(([i, u]) => `${i} ${u}`).join(', ');
+  throw new Error(`gpumem: it has no GPU ${gpu} (${has ? `its GPUs: ${has}` : 'its GPUs are not known by UUID: give the index'})`);
+}
+
 /** The change for one container, from its config and region as they are now; throws saying nothing was changed. */
-function planChange(id: string, dir: Change['dir'], all: bigint | undefined, perGpu: ReadonlyMap<number, bigint>): Change {
+function planChange(id: string, dir: Change['dir'], all: bigint | undefined, gpuLimits: readonly GpuLimit[]): Change {
   try {
     const before = readBudgets(dir.configFile);
+    const perGpu = new Map(gpuLimits.map((g) => [indexOf(g.gpu, before.uuids), g.bytes] as const));
     accountingGeneration(dir.accountingFile); // the region is checked as the bump will find it
     // --limit is every GPU's new budget: per-GPU ones it replaces (GPUs known by UUID have only those).
     const known = before.uuids !== undefined && before.uuids.size > 0;
@@ -58,7 +73,7 @@ function planChange(id: string, dir: Change['dir'], all: bigint | undefined, per
 function once(name: string, v: string | string[] | undefined): string | undefined {
   if (!Array.isArray(v)) return v;
   if (v.length === 1) return v[0];
-  throw new Error(`gpumem: --${name} is given ${v.length} times; give it once (per GPU: --gpu-limit INDEX=SIZE)`);
+  throw new Error(`gpumem: --${name} is given ${v.length} times; give it once (per GPU: --gpu-limit GPU=SIZE)`);
 }
 
 export function updateCommand(y: Argv): Argv {
@@ -71,23 +86,28 @@ export function updateCommand(y: Argv): Argv {
         // nargs 1: the next word is the value even when it starts with a dash (--limit -64m), so
         // that gpumem, not the option parser, says what is wrong with it.
         .option('limit', { type: 'string', nargs: 1, describe: 'new budget for every GPU, e.g. 8g' })
-        .option('gpu-limit', { type: 'string', array: true, nargs: 1, describe: 'new budget for one GPU, INDEX=SIZE, e.g. 1=4g (repeatable)' }),
+        .option('gpu-limit', { type: 'string', array: true, nargs: 1, describe: "new budget for one GPU, GPU=SIZE with GPU the container's index or the GPU's UUID, e.g. 1=4g (repeatable)" })
+        .example('gpumem update trainer --limit 8g', 'every GPU of the container "trainer": 8 GiB')
+        .example('gpumem update trainer --gpu-limit 1=4g', 'its GPU 1 (as gpumem ps numbers them): 4 GiB, the others as they were')
+        .example('gpumem update trainer --gpu-limit GPU-4f2e91ab-...=4g', 'the GPU with that UUID (gpumem ps --no-trunc shows them)')
+        .epilogue('Exit status: 0 when every container was changed (their ids are printed), 1 when none was (one line on stderr).'),
     async (a) => {
       try {
         const limit = once('limit', a.limit as string | string[] | undefined);
-        if (limit === undefined && !a['gpu-limit']?.length) throw new Error('gpumem: update needs --limit SIZE or --gpu-limit INDEX=SIZE');
+        if (limit === undefined && !a['gpu-limit']?.length) throw new Error('gpumem: update needs --limit SIZE or --gpu-limit GPU=SIZE');
         const all = limit === undefined ? undefined : bytes('--limit', limit);
-        const perGpu = new Map<number, bigint>();
+        const gpuLimits: GpuLimit[] = [];
         for (const g of a['gpu-limit'] ?? []) {
-          const m = /^(\d{1,2})=(.*)$/s.exec(g);
-          if (!m || Number(m[1]) >= maxGpus()) throw new Error(`gpumem: --gpu-limit ${quote(g)} is not INDEX=SIZE with INDEX 0-${maxGpus() - 1}, e.g. 1=4g`);
-          perGpu.set(Number(m[1]), bytes(`--gpu-limit ${Number(m[1])}`, m[2] as string));
+          const m = /^(?:(\d{1,2})|((?:GPU|MIG)-[0-9a-f][0-9a-f-]*))=(.*)$/is.exec(g);
+          if (!m || Number(m[1] ?? 0) >= maxGpus()) throw new Error(`gpumem: --gpu-limit ${quote(g)} is not GPU=SIZE with GPU an index 0-${maxGpus() - 1} or a GPU-/MIG- UUID, e.g. 1=4g`);
+          const gpu = m[1] !== undefined ? Number(m[1]) : (m[2] as string);
+          gpuLimits.push({ gpu, bytes: bytes(`--gpu-limit ${gpu}`, m[3] as string) });
         }
         // Everything is found and read before anything is written.
         const changes: Change[] = [];
         for (const ref of a.container as string[]) {
           const { id, dir } = await resolveContainer(ref);
-          if (!changes.some((c) => c.id === id)) changes.push(planChange(id, dir, all, perGpu));
+          if (!changes.some((c) => c.id === id)) changes.push(planChange(id, dir, all, gpuLimits));
         }
         admitting(() => {
           admitChanges(changes);

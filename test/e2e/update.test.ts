@@ -18,7 +18,8 @@ if (await engineReady(t)) {
   t.test('gpumem ps shows the running container with its 64 MiB budget', async t => {
     const r = await cli('ps')
     t.equal(r.code, 0, 'gpumem ps succeeds', { output: show(r) })
-    t.match(r.stdout, new RegExp(`^${id.slice(0, 12)}\\s+all\\s+64MiB\\s+0B\\s+0B\\s+0\\s+ok$`, 'm'))
+    // ID, NAME, GPU all (no GPU known), UUID -, BUDGET, USED, DRIVER, PEAK - (only per GPU), REFUSED 0
+    t.match(r.stdout, new RegExp(`^${id.slice(0, 12)}\\s.*\\sall\\s+-\\s+64MiB\\s+0B\\s+0B\\s+-\\s+0\\b`, 'm'))
     const json = (await cli('ps', '--format', 'json')).stdout.trim().split('\n').map(l => JSON.parse(l))
     t.same(json.filter(j => j.container === id).map(j => j.limit), [64 * MiB])
   })

@@ -2,9 +2,10 @@
 import t from 'tap'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { get } from 'node:http'
 import { join } from 'node:path'
 import {
-  DAEMON_JSON, DOCKERD_PIDFILE, IMAGE, INSTALL_SH, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, run, show, waitDaemon, type Result,
+  DAEMON_JSON, DOCKERD_PIDFILE, EXPORTER_LISTEN, IMAGE, INSTALL_SH, MiB, daemonInfo, docker, engineReady, installGpumem, parseAlloc, run, show, waitDaemon, type Result,
 } from './lib/docker.js'
 
 // what a user's ordinary, non-GPU containers do; compared before and after install --default
@@ -22,6 +23,11 @@ const runProbes = async (): Promise<Result[]> => {
   return out
 }
 
+/** the HTTP status of the exporter's /metrics, or 'refused' when nothing listens */
+const exporterAnswer = (): Promise<number | 'refused'> => new Promise(ok => {
+  get(`http://${EXPORTER_LISTEN}/metrics`, res => { res.resume(); ok(res.statusCode ?? 0) }).on('error', () => ok('refused'))
+})
+
 if (await engineReady(t)) {
   t.test('install.sh --default changes nothing for plain containers, and --uninstall puts daemon.json back byte for byte', async t => {
     const before = readFileSync(DAEMON_JSON)
@@ -38,6 +44,8 @@ if (await engineReady(t)) {
     t.ok(info.runtimes.includes('runc-plain'), 'the runtime daemon.json already had is kept')
     const parsed = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as Record<string, unknown>
     t.equal(parsed['log-level'], 'info', 'the other settings of daemon.json are kept')
+    t.match(gpumem.result.stdout, `exporter serving http://${EXPORTER_LISTEN}/metrics`, 'install.sh says where the exporter serves')
+    t.equal(await exporterAnswer(), 200, 'and it answers there')
 
     await t.test('a plain docker run of a non-GPU container behaves exactly as before', async t => {
       const now = await runProbes()
@@ -60,6 +68,7 @@ if (await engineReady(t)) {
     uninstalled = true
     t.equal(un.code, 0, `install.sh --uninstall succeeds`, { output: show(un) })
     t.ok(readFileSync(DAEMON_JSON).equals(before), 'daemon.json is byte for byte what it was before install')
+    t.equal(await exporterAnswer(), 'refused', 'the exporter is stopped')
     const after = await daemonInfo()
     t.equal(after.defaultRuntime, 'runc', 'the default runtime is runc again')
     t.notOk(after.runtimes.includes('gpumem'), 'dockerd no longer lists the gpumem runtime')

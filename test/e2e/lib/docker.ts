@@ -12,6 +12,8 @@ export { DAEMON_JSON, DOCKER_HOST, DOCKERD_PIDFILE, GPUMEM_RUN, IMAGE, INSIDE, I
 
 /** where install.sh writes podman's runtime entry for the tests (--containers-conf-d) */
 export const CONTAINERS_CONF_D = '/run/gpumem-test/containers.conf.d'
+/** where the exporter install.sh starts serves for the tests (--exporter-listen): not 9400, which a developer's own install may hold */
+export const EXPORTER_LISTEN = '127.0.0.1:19400'
 
 export const MiB = 1024 * 1024
 /** the fake device size every test container gets (env of the fake libcuda.so.1) */
@@ -191,7 +193,7 @@ export interface Installed {
 export const installGpumem = async (opts: { asDefault?: boolean; env?: Record<string, string> } = {}): Promise<Installed> => {
   const prefix = mkdtempSync(join(tmpdir(), 'gpumem-e2e-prefix-'))
   // podman's runtime entry too goes to a directory of the tests', never the host's /etc/containers
-  const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE, '--containers-conf-d', CONTAINERS_CONF_D]
+  const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE, '--containers-conf-d', CONTAINERS_CONF_D, '--exporter-listen', EXPORTER_LISTEN]
   const [cmd, ...pre] = installCmd()
   // opts.env reaches the agent install.sh starts (a fake NVML for the host, a policy file)
   const result = await run(cmd!, [...pre, ...common, ...(opts.asDefault ? ['--default'] : [])], { timeoutMs: 600_000, ...(opts.env ? { env: opts.env } : {}) })

@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import type { Usage } from '../ffi/native.js';
+import { accountingProcesses } from '../ffi/native.js';
 import { containerNames } from '../docker/container-names.js';
 import { logFile } from '../log.js';
 import { loadPolicy } from '../policy/load.js';
@@ -126,6 +126,15 @@ function hostProcesses(record: HostRecord | null) {
     .map((p) => ({ pid: p.pid, hostGpu: p.gpu, gpu: gpuOf?.get(p.gpu) ?? null, uuid: view.gpus[p.gpu]?.uuid ?? null, used: p.used }));
 }
 
+/** A region's slots for showing; a region that cannot be read says why (the region's own error is beside it). */
+function slotsOf(file: string): { pid: number; usedPerGpu: ReturnType<typeof byIndex>; driverPerGpu: ReturnType<typeof byIndex>; driverUnseen: boolean }[] | { error: string } {
+  try {
+    return accountingProcesses(file).map((p) => ({ pid: p.pid, usedPerGpu: byIndex(p.usedPerGpu), driverPerGpu: byIndex(p.driverPerGpu), driverUnseen: p.driverUnseen }));
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
 async function inspectOne(id: string, name: string | null) {
   const dir = stateDir(id);
   const { looks, confirmed } = await confirmedLook([id]);
@@ -148,7 +157,6 @@ async function inspectOne(id: string, name: string | null) {
           file: dir.accountingFile,
           usedPerGpu: byIndex(usage.usedPerGpu),
           driverPerGpu: byIndex(usage.driverPerGpu),
-          /** null: this region keeps no peak or refused counters. */
           peak: byIndex(usage.peak),
           refused: byIndex(usage.refused),
           processes: usage.processes,
@@ -158,11 +166,8 @@ async function inspectOne(id: string, name: string | null) {
     processes: {
       /** Occupied process slots in the region. */
       slots: usage?.processes ?? null,
-      /**
-       * Each slot's pid, use and driver-taken memory: the host library has no reader for them
-       * (gpumem_accounting_report gives the region's totals only), so they are not shown.
-       */
-      slotDetail: null,
+      /** Each slot as the container's processes wrote it (pids inside the container), or the region's error. */
+      slotDetail: slotsOf(dir.accountingFile),
       /** What NVML shows each of the container's processes hold (host pids). */
       host: hostProcesses(record),
     },

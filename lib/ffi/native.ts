@@ -30,6 +30,11 @@ type Host = {
   gpumem_accounting_generation: (path: string, generation: Buffer, err: Buffer, errlen: number) => number;
   gpumem_accounting_bump: (path: string, err: Buffer, errlen: number) => number;
   gpumem_accounting_report: (path: string, used: Buffer, driver: Buffer, peak: Buffer, refused: Buffer, n: number, live: Buffer, unseen: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_accounting_processes: (path: string, pids: Buffer, unseen: Buffer, used: Buffer, driver: Buffer, max: number, n: number, count: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_gpu_inventory: (uuids: Buffer, totals: Buffer, minor: Buffer, parent: Buffer, n: number, count: Buffer, driver: Buffer, dvlen: number, err: Buffer, errlen: number) => number;
+  gpumem_memory_limit: (uuid: string, cgroupFile: string, bytes: string, err: Buffer, errlen: number) => number;
+  gpumem_lock_acquire: (path: string, fd: Buffer, err: Buffer, errlen: number) => number;
+  gpumem_lock_release: (fd: number) => number;
   gpumem_constant: (name: string) => string | null;
   gpumem_quote_text: (text: Buffer, len: number, mode: number, out: Buffer, outlen: number) => number;
 };
@@ -57,6 +62,11 @@ function lib(): Host {
       gpumem_accounting_generation: ['int', ['string', 'pointer', 'pointer', 'int']],
       gpumem_accounting_bump: ['int', ['string', 'pointer', 'int']],
       gpumem_accounting_report: ['int', ['string', 'pointer', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'pointer', 'int']],
+      gpumem_accounting_processes: ['int', ['string', 'pointer', 'pointer', 'pointer', 'pointer', 'int', 'int', 'pointer', 'pointer', 'int']],
+      gpumem_gpu_inventory: ['int', ['pointer', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'int', 'pointer', 'int']],
+      gpumem_memory_limit: ['int', ['string', 'string', 'uint64', 'pointer', 'int']],
+      gpumem_lock_acquire: ['int', ['string', 'pointer', 'pointer', 'int']],
+      gpumem_lock_release: ['int', ['int']],
       gpumem_constant: ['string', ['string']],
       gpumem_quote_text: ['int', ['pointer', 'uint64', 'int', 'pointer', 'int']],
     }) as unknown as Host;
@@ -427,33 +437,41 @@ export function accountingUsage(path: string): Usage {
   };
 }
 
-// ---- The host's GPU inventory, the driver's per-cgroup memory limit, the admission lock ----------
-// Bound on their own (the same library, the same handle) so that this block stands apart.
-
-type InventoryHost = {
-  gpumem_gpu_inventory: (uuids: Buffer, totals: Buffer, minor: Buffer, parent: Buffer, n: number, count: Buffer, driver: Buffer, dvlen: number, err: Buffer, errlen: number) => number;
-  gpumem_memory_limit: (uuid: string, cgroupFile: string, bytes: string, err: Buffer, errlen: number) => number;
-  gpumem_lock_acquire: (path: string, fd: Buffer, err: Buffer, errlen: number) => number;
-  gpumem_lock_release: (fd: number) => number;
-};
-
-let inventoryHost: InventoryHost | undefined;
-
-function inventoryLib(): InventoryHost {
-  if (inventoryHost) return inventoryHost;
-  const path = hostLibraryPath();
-  try {
-    inventoryHost = ffi.Library(path, {
-      gpumem_gpu_inventory: ['int', ['pointer', 'pointer', 'pointer', 'pointer', 'int', 'pointer', 'pointer', 'int', 'pointer', 'int']],
-      gpumem_memory_limit: ['int', ['string', 'string', 'uint64', 'pointer', 'int']],
-      gpumem_lock_acquire: ['int', ['string', 'pointer', 'pointer', 'int']],
-      gpumem_lock_release: ['int', ['int']],
-    }) as unknown as InventoryHost;
-  } catch (e) {
-    throw new Error(`gpumem: cannot load ${path} (run "npm run build"): ${(e as Error).message}`);
-  }
-  return inventoryHost;
+/** One process holding a slot in a container's region, as the container reports it. */
+export interface RegionProcess {
+  /** The container's own pid for it (inside its pid namespace). */
+  pid: number;
+  /** Bytes charged per GPU index, for indexes with a charge. */
+  usedPerGpu: Map<number, number>;
+  /** Of which driver-taken. */
+  driverPerGpu: Map<number, number>;
+  /** NVML shows no per-process figure for it: its driver-taken memory is not charged. */
+  driverUnseen: boolean;
 }
+
+/** The processes holding a slot in the region at path (validated in C, never trusted). */
+export function accountingProcesses(path: string): RegionProcess[] {
+  const n = maxGpus();
+  const count = Buffer.alloc(4);
+  const err = Buffer.alloc(ERR_LEN);
+  // Room for a few first; asked again with room for all when there are more.
+  for (let room = 16; ; room = count.readInt32LE()) {
+    const pids = Buffer.alloc(4 * room);
+    const unseen = Buffer.alloc(4 * room);
+    const used = Buffer.alloc(8 * n * room);
+    const driver = Buffer.alloc(8 * n * room);
+    check(lib().gpumem_accounting_processes(path, pids, unseen, used, driver, room, n, count, err, ERR_LEN), err);
+    if (count.readInt32LE() > room) continue;
+    return Array.from({ length: count.readInt32LE() }, (_, i) => ({
+      pid: pids.readInt32LE(4 * i),
+      usedPerGpu: perGpuMap(used.subarray(8 * n * i, 8 * n * (i + 1))),
+      driverPerGpu: perGpuMap(driver.subarray(8 * n * i, 8 * n * (i + 1))),
+      driverUnseen: unseen.readInt32LE(4 * i) !== 0,
+    }));
+  }
+}
+
+// ---- The host's GPU inventory, the driver's per-cgroup memory limit, the admission lock ----------
 
 /** Room for any driver version (NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE). */
 const DRIVER_VERSION_LEN = 80;
@@ -472,7 +490,7 @@ export function gpuInventory(): { driverVersion: string; gpus: InventoryGpu[] } 
     const totals = Buffer.alloc(8 * room);
     const minor = Buffer.alloc(4 * room);
     const parent = Buffer.alloc(4 * room);
-    check(inventoryLib().gpumem_gpu_inventory(uuids, totals, minor, parent, room, count, driver, DRIVER_VERSION_LEN, err, ERR_LEN), err);
+    check(lib().gpumem_gpu_inventory(uuids, totals, minor, parent, room, count, driver, DRIVER_VERSION_LEN, err, ERR_LEN), err);
     const n = count.readInt32LE();
     if (n > room) continue;
     const gpus: InventoryGpu[] = [];
@@ -502,7 +520,7 @@ export function setMemoryLimit(uuid: string, cgroupFile: string, bytes: bigint):
   if (bytes < 0n || bytes >= 2n ** 64n) throw new NativeError(`gpumem: a memory limit of ${bytes} bytes does not fit; use 0 (clear) to 2^64-1`);
   const err = Buffer.alloc(ERR_LEN);
   // A decimal string: ffi passes it to C's uint64_t exactly.
-  const rc = inventoryLib().gpumem_memory_limit(uuid, cgroupFile, bytes.toString(), err, ERR_LEN);
+  const rc = lib().gpumem_memory_limit(uuid, cgroupFile, bytes.toString(), err, ERR_LEN);
   if (rc === 1) return 'unavailable';
   check(rc, err);
   return 'set';
@@ -515,12 +533,12 @@ export function setMemoryLimit(uuid: string, cgroupFile: string, bytes: bigint):
 export function withHostLock<T>(path: string, fn: () => T): T {
   const fd = Buffer.alloc(4);
   const err = Buffer.alloc(ERR_LEN);
-  check(inventoryLib().gpumem_lock_acquire(path, fd, err, ERR_LEN), err);
+  check(lib().gpumem_lock_acquire(path, fd, err, ERR_LEN), err);
   let result: T;
   try {
     result = fn();
   } finally {
-    inventoryLib().gpumem_lock_release(fd.readInt32LE());
+    lib().gpumem_lock_release(fd.readInt32LE());
   }
   // A promise would run on unlocked: say so rather than serialise nothing.
   if (typeof (result as { then?: unknown } | null)?.then === 'function') {

@@ -99,6 +99,15 @@ int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu, uint64_t 
                              uint64_t *peak_per_gpu, uint64_t *refused_per_gpu, int n,
                              int *live_processes, int *unseen_processes, char *err, int errlen);
 
+/* The processes holding a slot in the region at path, in slot order, for gpumem inspect: the
+ * first max of them into pids[i] (the container's own pid, inside its pid namespace),
+ * unseen[i] (1: NVML shows no per-process figure for it), used[i*n + g] and driver[i*n + g]
+ * (bytes charged on GPU g, and of which driver-taken) for g < n; *count how many there are
+ * (may exceed max). Container-written like the report: never proof. 0 or -1 with err. */
+int gpumem_accounting_processes(const char *path, int32_t *pids, int32_t *unseen, uint64_t *used,
+                                uint64_t *driver, int max, int n, int *count, char *err,
+                                int errlen);
+
 /* Parses a size as `docker run --memory` does: a number (fraction allowed: 1.5g) with an
  * optional unit b, k, m, g, t or p, optionally followed by i and/or b (kib, kb, ki),
  * case-insensitive, one optional space before the unit; binary multiples

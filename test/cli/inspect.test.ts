@@ -30,7 +30,7 @@ t.test('gpumem inspect tells each GPU\'s budget, UUID and where it came from, an
     },
     config: { perGpu: { 0: 20 * GiB, 1: 4 * GiB }, uuids: { 0: uuid, 1: uuid } },
     region: { usedPerGpu: {}, processes: 0, peak: {}, refused: {} },
-    processes: { slots: 0, slotDetail: null, host: null },
+    processes: { slots: 0, slotDetail: [], host: null },
     hostRecord: { visibleDevices: '1,2' },
     gpus: [{ gpu: '0', limit: 20 * GiB, used: 0 }, { gpu: '1', limit: 4 * GiB, used: 0 }],
     tampering: false,

@@ -1,5 +1,5 @@
 // What an operator sees of a running container, through the real engine: gpumem ps (table and
-// JSON), gpumem inspect, the exporter install.sh started, scraped over loopback and read with a
+// JSON), gpumem inspect (with each process's slot), the exporter install.sh started, scraped over loopback and read with a
 // Prometheus text parser, and gpumem top live in a real terminal (tmux) while gpumem update
 // changes the budget, which the container's next allocation then meets.
 //
@@ -92,8 +92,10 @@ if (await engineReady(t)) {
       id, name: NAME, gone: null,
       decision: { gpus: [{ index: 0, uuid, budget: 256 * MiB, from: 'annotation gpumem.io/limit' }] },
       region: { usedPerGpu: { 0: 100 * MiB }, processes: 1, refused: { 0: 1 } },
+      processes: { slots: 1, slotDetail: [{ usedPerGpu: { 0: 100 * MiB } }] },
       tampering: false,
     })
+    t.ok(Number.isInteger(c.processes.slotDetail[0].pid) && c.processes.slotDetail[0].pid > 0, 'the holder\'s slot, by its pid inside the container')
     const none = await cli('inspect', 'no-such-container')
     t.equal(none.code, 1, 'an unknown container: exit status 1')
     t.match(none.stderr, /^gpumem: .*no-such-container.*\n$/, 'in one line')

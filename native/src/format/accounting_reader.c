@@ -87,21 +87,19 @@ int gpumem_accounting_read_generation(const char *path, uint64_t *generation, ch
   return rc;
 }
 
-int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, int errlen)
+/* A validated copy of the region at path (free it), or NULL with err. Never maps the file: a
+ * container could truncate it under us. */
+static struct gpumem_region *read_copy(const char *path, char *err, int errlen)
 {
-  if (!path || !u) {
-    gpumem_accounting_err(err, errlen, "invalid arguments");
-    return -1;
-  }
   int fd = open_host_region(path, O_RDONLY, err, errlen);
-  if (fd < 0) return -1;
+  if (fd < 0) return NULL;
   /* One byte more than a region: a longer file is detected as the wrong size. */
   size_t cap = sizeof(struct gpumem_region) + 1, got = 0;
   char *buf = calloc(1, cap);
   if (!buf) {
     close(fd);
     gpumem_accounting_err(err, errlen, "out of memory");
-    return -1;
+    return NULL;
   }
   for (;;) {
     ssize_t r = pread(fd, buf + got, cap - got, (off_t)got);
@@ -110,7 +108,7 @@ int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, 
       gpumem_accounting_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
       close(fd);
       free(buf);
-      return -1;
+      return NULL;
     }
     if (r == 0) break;
     got += (size_t)r;
@@ -118,12 +116,29 @@ int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, 
   }
   close(fd);
   char why[160];
-  const struct gpumem_region *r = (const struct gpumem_region *)buf;
+  struct gpumem_region *r = (struct gpumem_region *)buf;
   if (gpumem_accounting_validate(r, got, why, sizeof why)) {
     free(buf);
     gpumem_accounting_err(err, errlen, "%s: %s", path, why);
+    return NULL;
+  }
+  return r;
+}
+
+/* The container writes a slot's figures: driver-taken memory above what it says it holds is capped. */
+static uint64_t slot_driver(const struct gpumem_slot *s, int g)
+{
+  return s->driver[g] <= s->used[g] ? s->driver[g] : s->used[g];
+}
+
+int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, int errlen)
+{
+  if (!path || !u) {
+    gpumem_accounting_err(err, errlen, "invalid arguments");
     return -1;
   }
+  struct gpumem_region *r = read_copy(path, err, errlen);
+  if (!r) return -1;
   memset(u, 0, sizeof *u);
   for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
     u->used[g] = r->used[g];
@@ -138,11 +153,40 @@ int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, 
     if (s->flags & GPUMEM_SLOT_DRIVER_UNSEEN) u->driver_unseen++;
     /* The container writes these: a sum that wraps is capped rather than trusted. */
     for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
-      uint64_t d = s->driver[g] <= s->used[g] ? s->driver[g] : s->used[g];
+      uint64_t d = slot_driver(s, g);
       u->driver[g] = u->driver[g] > UINT64_MAX - d ? UINT64_MAX : u->driver[g] + d;
     }
   }
-  free(buf);
+  free(r);
+  return 0;
+}
+
+int gpumem_accounting_read_processes(const char *path, struct gpumem_process *out, int max,
+                                     int *count, char *err, int errlen)
+{
+  if (!path || max < 0 || (max > 0 && !out) || !count) {
+    gpumem_accounting_err(err, errlen, "invalid arguments");
+    return -1;
+  }
+  struct gpumem_region *r = read_copy(path, err, errlen);
+  if (!r) return -1;
+  int n = 0;
+  for (int i = 0; i < GPUMEM_MAX_SLOTS; i++) {
+    const struct gpumem_slot *s = &r->slots[i];
+    if (s->pid <= 0) continue;
+    if (n < max) {
+      struct gpumem_process *p = &out[n];
+      p->pid = s->pid;
+      p->driver_unseen = (s->flags & GPUMEM_SLOT_DRIVER_UNSEEN) ? 1 : 0;
+      for (int g = 0; g < GPUMEM_MAX_GPUS; g++) {
+        p->used[g] = s->used[g];
+        p->driver[g] = slot_driver(s, g);
+      }
+    }
+    n++;
+  }
+  *count = n;
+  free(r);
   return 0;
 }
 

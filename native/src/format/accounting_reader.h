@@ -29,6 +29,20 @@ struct gpumem_usage {
  * fills *u. 0 or -1 with err. */
 int gpumem_accounting_read(const char *path, struct gpumem_usage *u, char *err, int errlen);
 
+/* One occupied slot as the host reads it: a process as the container reports it (its pid is the
+ * container's own, inside its pid namespace). */
+struct gpumem_process {
+  int32_t pid;
+  int32_t driver_unseen;            /* NVML gives no per-process figure for it */
+  uint64_t used[GPUMEM_MAX_GPUS];   /* charged per GPU, driver-taken memory included */
+  uint64_t driver[GPUMEM_MAX_GPUS]; /* of which driver-taken (capped at used) */
+};
+
+/* The occupied slots, in slot order: the first max into out, how many there are in *count.
+ * 0 or -1 with err. */
+int gpumem_accounting_read_processes(const char *path, struct gpumem_process *out, int max,
+                                     int *count, char *err, int errlen);
+
 /* As gpumem_accounting_read, the first n per-GPU totals and the occupied slots only. */
 int gpumem_accounting_read_usage(const char *path, uint64_t *used_per_gpu, int n, int *slots_used,
                                  char *err, int errlen);

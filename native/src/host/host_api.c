@@ -2,6 +2,7 @@
 #include "gpumem_host.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <errno.h>
@@ -166,6 +167,31 @@ EXPORT int gpumem_accounting_report(const char *path, uint64_t *used_per_gpu,
     if (live_processes) *live_processes = u.slots_used;
     if (unseen_processes) *unseen_processes = u.driver_unseen;
   }
+  return rc;
+}
+
+EXPORT int gpumem_accounting_processes(const char *path, int32_t *pids, int32_t *unseen,
+                                       uint64_t *used, uint64_t *driver, int max, int n,
+                                       int *count, char *err, int errlen)
+{
+  if (!path || !*path) return bad_args(err, errlen, "path is empty");
+  if (!count || max < 0 || max > GPUMEM_MAX_SLOTS || n < 0 || n > GPUMEM_MAX_GPUS ||
+      (max > 0 && (!pids || !unseen || (n > 0 && (!used || !driver)))))
+    return bad_args(err, errlen, "max must be 0..1024 and n 0..64 with their buffers");
+  struct gpumem_process *p = max > 0 ? calloc((size_t)max, sizeof *p) : NULL;
+  if (max > 0 && !p) return bad_args(err, errlen, "out of memory");
+  int rc = gpumem_accounting_read_processes(path, p, max, count, err, errlen);
+  if (!rc) {
+    for (int i = 0; i < max && i < *count; i++) {
+      pids[i] = p[i].pid;
+      unseen[i] = p[i].driver_unseen;
+      for (int g = 0; g < n; g++) {
+        used[(size_t)i * (size_t)n + (size_t)g] = p[i].used[g];
+        driver[(size_t)i * (size_t)n + (size_t)g] = p[i].driver[g];
+      }
+    }
+  }
+  free(p);
   return rc;
 }
 

@@ -15,44 +15,18 @@ mkdir -p "$out"
 echo "building the CUDA C workloads"
 nvcc -O2 -o /tmp/gpumem_family_fill test/gpu/family_fill.cu -lcuda
 exec python3 - "$out" <<'EOF'
-import ctypes, json, os, shutil, sys, tempfile
+import json, os, shutil, sys
 sys.path.insert(0, "test/gpu")
 from hostview import run_under_limit  # noqa: E402
+from host_region import MIB, report, state_dir  # noqa: E402
 
 out = sys.argv[1]
-LIMIT_MIB, MIB, N = 2048, 1 << 20, 64
-host = ctypes.CDLL(os.path.abspath("native/build/libgpumem-host.so"))
-U64S = ctypes.c_uint64 * N
-
-
-def check(rc, err, what):
-    if rc != 0:
-        sys.exit(f"peak_refused: {what}: {err.value.decode()}")
-
-
-def state_dir():
-    """A container-like state dir: config/gpumem.conf (2 GiB on every GPU), shared/accounting."""
-    d = tempfile.mkdtemp(prefix="gpumem-peak-")
-    os.makedirs(os.path.join(d, "config"))
-    os.makedirs(os.path.join(d, "shared"))
-    err = ctypes.create_string_buffer(2048)
-    check(host.gpumem_config_write(os.path.join(d, "config", "gpumem.conf").encode(),
-                                   ctypes.c_uint64(LIMIT_MIB * MIB), U64S(), None, N, err, 2048), err,
-          "gpumem_config_write")
-    check(host.gpumem_accounting_create(os.path.join(d, "shared", "accounting").encode(), err, 2048), err,
-          "gpumem_accounting_create")
-    return d
+LIMIT_MIB = 2048
 
 
 def region(d):
     """GPU 0's used, peak and refused as the host reads them (after the fill's processes exited)."""
-    used, driver, peak, refused = U64S(), U64S(), U64S(), U64S()
-    live, unseen = ctypes.c_int(-1), ctypes.c_int(-1)
-    err = ctypes.create_string_buffer(2048)
-    check(host.gpumem_accounting_report(os.path.join(d, "shared", "accounting").encode(), used, driver, peak,
-                                        refused, N, ctypes.byref(live), ctypes.byref(unseen), err, 2048), err,
-          "gpumem_accounting_report")
-    return dict(used=used[0], peak=peak[0], refused=refused[0], live=live.value)
+    return report(d)
 
 
 os.environ.pop("CUDA_VISIBLE_DEVICES", None)
@@ -61,7 +35,7 @@ workloads = [("PyTorch, default allocator", ["python3", "test/gpu/torch_fill.py"
              ("CUDA C, malloc", ["/tmp/gpumem_family_fill", "malloc", "256", "2", cap])]
 rows = []
 for name, cmd in workloads:
-    d = state_dir()
+    d = state_dir(LIMIT_MIB, prefix="gpumem-peak-")
     [r], proc_peak, dev_peak = run_under_limit([cmd], f"{LIMIT_MIB}m", state_dir=d)
     g = region(d)
     allocated = r.get("allocated") or 0

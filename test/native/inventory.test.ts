@@ -131,7 +131,7 @@ t.test('a host with more devices than the first reading has room for is listed w
 t.test('a host without NVML gets a one-line reason, from the inventory and from setMemoryLimit', async (t) => {
   for (const e of [none.inventory, none.limit]) {
     t.equal(e.name, 'NativeError');
-    t.match(e.error, /^NVML \(libnvidia-ml\.so\.1\) is not available on this host/);
+    t.match(e.error, /^NVML \(libnvidia-ml\.so\.1\) is not available on this host$/);
     t.notMatch(e.error, /\n/);
   }
 });

@@ -10,7 +10,9 @@ __asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
 
 int nvml_fail(char *err, int errlen, const char *msg, int code)
 {
-  if (err && errlen > 0) snprintf(err, (size_t)errlen, "%s (NVML error %d)", msg, code);
+  /* 0: no NVML call answered (the library is missing): no NVML error to name. */
+  if (err && errlen > 0 && code == 0) snprintf(err, (size_t)errlen, "%s", msg);
+  else if (err && errlen > 0) snprintf(err, (size_t)errlen, "%s (NVML error %d)", msg, code);
   return -1;
 }
 

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { agentCommand } from '../lib/cli/agent-command.js';
 import { daemonJsonCommand } from '../lib/cli/daemon-json-command.js';
+import { doctorCommand } from '../lib/cli/doctor-command.js';
 import { exporterCommand } from '../lib/cli/exporter-command.js';
 import { inspectCommand } from '../lib/cli/inspect-command.js';
 import { psCommand } from '../lib/cli/ps-command.js';
@@ -19,6 +20,7 @@ const fail = (message: string): never => {
 let cli = yargs(hideBin(process.argv)).scriptName('gpumem').strict().demandCommand(1).help();
 cli = agentCommand(cli);
 cli = daemonJsonCommand(cli);
+cli = doctorCommand(cli);
 cli = exporterCommand(cli);
 cli = inspectCommand(cli);
 cli = psCommand(cli);

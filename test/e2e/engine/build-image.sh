@@ -27,6 +27,8 @@ fi
 # allocators, the storm of the faults test, and what a container can do to its own region
 PROGRAMS=("$BUILD/tests/alloc-until-oom" "$BUILD/tests/alloc-until-oom-linked" "$BUILD/tests/storm"
           "$BUILD/tests/kill-storm" "$BUILD/tests/region-scribble")
+# a dynamically linked cat (busybox's is static: nothing can be preloaded into it), for gpumem doctor --probe
+GNU_CAT=/bin/cat
 FAKE_CUDA=$BUILD/fake/libcuda.so.1
 INTERPOSER=$BUILD/libgpumem.so
 for f in "${PROGRAMS[@]}" "$FAKE_CUDA" "$INTERPOSER"; do
@@ -37,10 +39,11 @@ done
 # resolves to the fake when LD_LIBRARY_PATH names its directory, which is what we want ldd to see.
 deps() {
   LD_LIBRARY_PATH="$BUILD/fake" ldd "$@" 2>/dev/null | awk '
+    $1 ~ /:$/ { next }  # the "file:" header ldd prints for each of several files
     /=>/ { if ($3 ~ /^\//) print $3; next }
     $1 ~ /^\// { print $1 }' | grep -v "^$BUILD/" | sort -u
 }
-mapfile -t LIBS < <(deps "${PROGRAMS[@]}" "$FAKE_CUDA" "$INTERPOSER")
+mapfile -t LIBS < <(deps "${PROGRAMS[@]}" "$GNU_CAT" "$FAKE_CUDA" "$INTERPOSER")
 # libraries glibc loads by name at run time (not seen by ldd), present on Debian 12 as separate
 # compatibility stubs: copy them when they exist so dlopen("libdl.so.2") etc. work too.
 for extra in /lib/x86_64-linux-gnu/libdl.so.2 /lib/x86_64-linux-gnu/libpthread.so.0 \
@@ -50,7 +53,7 @@ done
 mapfile -t LIBS < <(printf '%s\n' "${LIBS[@]}" | sort -u)
 
 SELF=$(cat "${BASH_SOURCE[0]}")
-HASH=$( { printf '%s\n' "$SELF"; sha256sum "$BUSYBOX" "${PROGRAMS[@]}" "$FAKE_CUDA" \
+HASH=$( { printf '%s\n' "$SELF"; sha256sum "$BUSYBOX" "${PROGRAMS[@]}" "$GNU_CAT" "$FAKE_CUDA" \
           $(printf '%s\n' "${LIBS[@]}" | xargs -r readlink -f) | awk '{print $1}'; } | sha256sum | cut -c1-32)
 
 current=$(docker image inspect -f '{{ index .Config.Labels "io.gpumem.test.inputs" }}' "$IMAGE" 2>/dev/null || true)
@@ -80,6 +83,7 @@ done
 cp -L "$FAKE_CUDA" "$RFS/usr/lib/x86_64-linux-gnu/libcuda.so.1"
 ln -sf libcuda.so.1 "$RFS/usr/lib/x86_64-linux-gnu/libcuda.so"
 for p in "${PROGRAMS[@]}"; do cp -L "$p" "$RFS/usr/local/bin/"; done
+cp -L "$GNU_CAT" "$RFS/usr/local/bin/gnu-cat"
 
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$RFS/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$RFS/etc/group"

@@ -192,6 +192,9 @@ export interface Installed {
  */
 export const installGpumem = async (opts: { asDefault?: boolean; env?: Record<string, string> } = {}): Promise<Installed> => {
   const prefix = mkdtempSync(join(tmpdir(), 'gpumem-e2e-prefix-'))
+  // The GPU inventory is cached for the boot: one file's fake GPUs must not be the next file's.
+  const forgetGpus = () => rmSync(join(GPUMEM_RUN, 'inventory.json'), { force: true })
+  forgetGpus()
   // podman's runtime entry too goes to a directory of the tests', never the host's /etc/containers
   const common = ['--prefix', prefix, '--daemon-json', DAEMON_JSON, '--dockerd-pidfile', DOCKERD_PIDFILE, '--containers-conf-d', CONTAINERS_CONF_D, '--exporter-listen', EXPORTER_LISTEN]
   const [cmd, ...pre] = installCmd()
@@ -208,6 +211,7 @@ export const installGpumem = async (opts: { asDefault?: boolean; env?: Record<st
       const r = await run(cmd!, [...pre, ...common, '--uninstall'], { timeoutMs: 300_000 })
       if (r.code === 0) await waitDaemon(i => !i.runtimes.includes('gpumem') && i.defaultRuntime !== 'gpumem', 'runtime gpumem removed')
       rmSync(prefix, { recursive: true, force: true })
+      forgetGpus()
       return r
     })()
     return done

@@ -18,7 +18,7 @@ pack)
   mkdir -p .carry
   echo "[carry] installing gpumem under $prefix (daemon.json there, no dockerd touched)"
   rm -rf "$prefix" && mkdir -p "$prefix"
-  ./install.sh --prefix "$prefix" --daemon-json "$prefix/daemon.json" --dockerd-pidfile "$prefix/none.pid" --containers-conf-d "$prefix/containers.conf.d" >/dev/null
+  ./install.sh --prefix "$prefix" --daemon-json "$prefix/daemon.json" --dockerd-pidfile "$prefix/none.pid" --containers-conf-d "$prefix/containers.conf.d" --no-exporter >/dev/null
   # install.sh started its agent here: not this machine's to keep
   [ -s /run/gpumem/agent.pid ] && kill "$(cat /run/gpumem/agent.pid)" 2>/dev/null || true
   tar czf .carry/prefix.tgz -C / "${prefix#/}"

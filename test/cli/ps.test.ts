@@ -30,12 +30,12 @@ t.test('gpumem ps lists each limited container with its budget, like docker ps',
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   t.match(lines[0], /^CONTAINER ID\s+NAME\s+GPU\s+UUID\s+BUDGET\s+USED\s+DRIVER\s+PEAK\s+REFUSED\s+PIDS\s+STATUS$/);
-  t.match(lines[1], /^a{12}\s+-\s+all\s+-\s+8GiB\s+0B\s+0B\s+-\s+-\s+0\s+ok$/, 'ids are cut to 12 characters as docker does; no name, UUID, peak or refused count known');
-  t.match(lines[2], /^b{12}\s+-\s+1\s+-\s+2GiB\s+0B\s+0B\s+-\s+-\s+0\s+ok$/, 'a per-GPU limit gets its own row');
+  t.match(lines[1], /^a{12}\s+-\s+all\s+-\s+8GiB\s+0B\s+0B\s+-\s+0\s+0\s+ok$/, 'ids are cut to 12 characters as docker does; no name or UUID known; no peak for all GPUs together, nothing refused');
+  t.match(lines[2], /^b{12}\s+-\s+1\s+-\s+2GiB\s+0B\s+0B\s+0B\s+0\s+0\s+ok$/, 'a per-GPU limit gets its own row, with its peak');
   t.ok(lines.every((l) => l.length <= 80), 'within 80 columns');
   const json = gpumem(root, 'ps', '--format', 'json');
   const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.same(rows[0], { container: 'a'.repeat(64), name: null, gpu: 'all', uuid: null, limit: 8 * GiB, used: 0, regionUsed: 0, hostUsed: null, driverTaken: 0, peak: null, refused: null, processes: 0, driverSeen: true, tampering: false },
+  t.same(rows[0], { container: 'a'.repeat(64), name: null, gpu: 'all', uuid: null, limit: 8 * GiB, used: 0, regionUsed: 0, hostUsed: null, driverTaken: 0, peak: null, refused: 0, processes: 0, driverSeen: true, tampering: false },
     'a container with no host record (made by hand here) has no host figure and is not flagged');
 });
 
@@ -85,7 +85,7 @@ for (const [what, extra, driver, status] of [
     t.equal(rows[0].used, 8 * 2 ** 20 + (driver === '4MiB' ? 4 * 2 ** 20 : 0), 'used includes driver-taken memory');
     const table = gpumem(root, 'ps').stdout.trimEnd().split('\n');
     // 81 columns with the status beside the rest: the row goes without it, and only what is not ok is told under the table.
-    t.match(table[1], new RegExp(`^e{12}\\s+-\\s+0\\s+-\\s+1GiB\\s+\\S+\\s+${driver}\\s+-\\s+-\\s+1$`));
+    t.match(table[1], new RegExp(`^e{12}\\s+-\\s+0\\s+-\\s+1GiB\\s+\\S+\\s+${driver}\\s+\\d+MiB\\s+0\\s+1$`), 'its peak (what it holds) and no refusal');
     t.equal(table[2], status === 'ok' ? undefined : `${'e'.repeat(12)} GPU 0: ${status}`);
     t.ok(table.every((l) => l.length <= 80), 'within 80 columns');
   });

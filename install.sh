@@ -197,12 +197,12 @@ UNITFILE
 
 EXPORTER_UNIT=/etc/systemd/system/gpumem-exporter.service
 
-# The pid of this install's exporter running without systemd (its pid file and command line say so).
-our_exporter() {
-  p=
-  [ -s "$EXPORTER_PID" ] && p=$(cat "$EXPORTER_PID" 2>/dev/null)
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in *"$APP/"*"gpumem.js exporter"*) echo "$p" ;; esac
+# The pids of this install's exporters running without systemd, by their command line (a pid
+# file alone can be overwritten by another install's exporter that failed to start).
+our_exporters() {
+  for d in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" in *"$APP/"*"gpumem.js exporter"*) echo "${d#/proc/}" ;; esac
+  done
 }
 
 stop_exporter() {
@@ -213,11 +213,11 @@ stop_exporter() {
     echo "      stopped and removed the gpumem-exporter service"
     return 0
   fi
-  p=$(our_exporter)
-  rm -f "$EXPORTER_PID"
-  [ -n "$p" ] || { echo "      no exporter of this install running"; return 0; }
-  stop_pid "$p"
-  echo "      stopped the exporter (pid $p)"
+  ps=$(our_exporters)
+  [ -n "$ps" ] || { echo "      no exporter of this install running"; return 0; }
+  for p in $ps; do stop_pid "$p"; echo "      stopped the exporter (pid $p)"; done
+  # the pid file is left when it names another install's exporter still running
+  [ -s "$EXPORTER_PID" ] && kill -0 "$(cat "$EXPORTER_PID")" 2>/dev/null || rm -f "$EXPORTER_PID"
 }
 
 # Metrics are for watching: an exporter that cannot start (its port taken) is a warning with its
@@ -230,17 +230,20 @@ start_exporter() {
     systemctl enable gpumem-exporter.service >/dev/null 2>&1
     systemctl restart gpumem-exporter.service
   else
-    old=$(our_exporter)
-    [ -z "$old" ] || stop_pid "$old"
+    for old in $(our_exporters); do stop_pid "$old"; done
     setsid "$APP/bin/gpumem" exporter --listen "$EXPORTER_LISTEN" </dev/null >>/var/log/gpumem-exporter.log 2>&1 &
-    echo $! >"$EXPORTER_PID"
+    started=$!
   fi
   i=0
   while [ $i -lt 100 ]; do
-    if "$NODE" -e "require('http').get('http://$EXPORTER_LISTEN/metrics', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))" 2>/dev/null; then
+    # without systemd: ours answers only while it runs (another install's may hold the port)
+    if { [ -z "${started:-}" ] || kill -0 "$started" 2>/dev/null; } &&
+      "$NODE" -e "require('http').get('http://$EXPORTER_LISTEN/metrics', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))" 2>/dev/null; then
+      [ -z "${started:-}" ] || echo "$started" >"$EXPORTER_PID"
       echo "      exporter serving http://$EXPORTER_LISTEN/metrics"
       return 0
     fi
+    [ -z "${started:-}" ] || kill -0 "$started" 2>/dev/null || break
     sleep 0.1
     i=$((i + 1))
   done

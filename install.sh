@@ -146,14 +146,19 @@ stop_pid() {
   while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
+# remove_unit FILE: stops, disables and removes this install's systemd unit FILE; false when
+# there is none (no systemd, no such file, or another install's).
+remove_unit() {
+  has_systemd && [ -f "$1" ] && grep -q "$APP/" "$1" || return 1
+  svc=$(basename "$1")
+  systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  rm -f "$1"
+  systemctl daemon-reload
+  echo "      stopped and removed the ${svc%.service} service"
+}
+
 stop_agent() {
-  if has_systemd && [ -f "$UNIT" ] && grep -q "$APP/" "$UNIT"; then
-    systemctl disable --now gpumem-agent.service >/dev/null 2>&1 || true
-    rm -f "$UNIT"
-    systemctl daemon-reload
-    echo "      stopped and removed the gpumem-agent service"
-    return 0
-  fi
+  remove_unit "$UNIT" && return 0
   p=$(our_agent)
   [ -n "$p" ] || { echo "      no agent of this install running"; return 0; }
   stop_pid "$p"
@@ -206,13 +211,7 @@ our_exporters() {
 }
 
 stop_exporter() {
-  if has_systemd && [ -f "$EXPORTER_UNIT" ] && grep -q "$APP/" "$EXPORTER_UNIT"; then
-    systemctl disable --now gpumem-exporter.service >/dev/null 2>&1 || true
-    rm -f "$EXPORTER_UNIT"
-    systemctl daemon-reload
-    echo "      stopped and removed the gpumem-exporter service"
-    return 0
-  fi
+  remove_unit "$EXPORTER_UNIT" && return 0
   ps=$(our_exporters)
   [ -n "$ps" ] || { echo "      no exporter of this install running"; return 0; }
   for p in $ps; do stop_pid "$p"; echo "      stopped the exporter (pid $p)"; done

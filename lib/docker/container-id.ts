@@ -25,33 +25,39 @@ export function dockerSocket(env: NodeJS.ProcessEnv = process.env): { path: stri
   return { unreachable: `DOCKER_HOST=${host} is not a unix socket, and gpumem asks only the engine on this host` };
 }
 
-export function containerId(reference: string, env: NodeJS.ProcessEnv = process.env): Promise<DockerLookup> {
-  if (!REFERENCE.test(reference)) return Promise.resolve({ notFound: 'not a container name or id' });
+/**
+ * GET path of the local engine's API: its status and body, or why it could not be asked (no unix
+ * socket, nothing listening, no answer within timeoutMs). The one client every Docker question uses.
+ */
+export function engineGet(path: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number; body: string } | { unreachable: string }> {
   const socket = dockerSocket(env);
   if ('unreachable' in socket) return Promise.resolve(socket);
-  const where = `the Docker API at ${socket.path}`;
   return new Promise((resolve) => {
-    const req = request(
-      { socketPath: socket.path, path: `/containers/${encodeURIComponent(reference.replace(/^\//, ''))}/json`, timeout: TIMEOUT_MS },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          let json: { Id?: unknown; message?: unknown } = {};
-          try {
-            json = JSON.parse(body) as typeof json;
-          } catch {
-            // judged by the status below
-          }
-          if (res.statusCode === 200 && typeof json.Id === 'string' && /^[0-9a-f]{64}$/.test(json.Id)) resolve({ id: json.Id });
-          else if (res.statusCode === 200) resolve({ unreachable: `${where} answered without a container id` });
-          else resolve({ notFound: typeof json.message === 'string' ? json.message : `${where} answered ${res.statusCode}` });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', (e) => resolve({ unreachable: `${where} is not reachable (${(e as NodeJS.ErrnoException).code ?? e.message})` }));
+    const req = request({ socketPath: socket.path, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('error', (e) => resolve({ unreachable: `the Docker API at ${socket.path} broke off its answer (${e.message})` }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', (e) => resolve({ unreachable: `the Docker API at ${socket.path} is not reachable (${(e as NodeJS.ErrnoException).code ?? e.message})` }));
     req.end();
   });
+}
+
+export async function containerId(reference: string, env: NodeJS.ProcessEnv = process.env): Promise<DockerLookup> {
+  if (!REFERENCE.test(reference)) return { notFound: 'not a container name or id' };
+  const r = await engineGet(`/containers/${encodeURIComponent(reference.replace(/^\//, ''))}/json`, TIMEOUT_MS, env);
+  if ('unreachable' in r) return r;
+  const where = `the Docker API at ${(dockerSocket(env) as { path: string }).path}`;
+  let json: { Id?: unknown; message?: unknown } = {};
+  try {
+    json = JSON.parse(r.body) as typeof json;
+  } catch {
+    // judged by the status below
+  }
+  if (r.status === 200 && typeof json.Id === 'string' && /^[0-9a-f]{64}$/.test(json.Id)) return { id: json.Id };
+  if (r.status === 200) return { unreachable: `${where} answered without a container id` };
+  return { notFound: typeof json.message === 'string' ? json.message : `${where} answered ${r.status}` };
 }

@@ -3,28 +3,15 @@
  * local engine (the socket container-id.ts asks): for showing only, so an engine that is away,
  * slow or answers nonsense gives no names, never an error.
  */
-import { request } from 'node:http';
-import { dockerSocket } from './container-id.js';
+import { engineGet } from './container-id.js';
 
 /** Short: a listing must not wait on an engine that hangs; a name is a nicety. */
 const TIMEOUT_MS = 1000;
 
 /** id → name without docker's leading '/'; empty when the engine cannot be asked. */
-export function containerNames(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
-  const socket = dockerSocket(env);
-  if ('unreachable' in socket) return Promise.resolve(new Map());
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket.path, path: '/containers/json?all=1', timeout: TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('error', () => resolve(new Map()));
-      res.on('end', () => resolve(res.statusCode === 200 ? namesOf(body) : new Map()));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(new Map()));
-    req.end();
-  });
+export async function containerNames(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
+  const r = await engineGet('/containers/json?all=1', TIMEOUT_MS, env);
+  return 'unreachable' in r || r.status !== 200 ? new Map() : namesOf(r.body);
 }
 
 /** The engine's answer read without trusting its shape: entries that are not {Id, Names: [..]} are skipped. */

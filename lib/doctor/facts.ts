@@ -1,12 +1,12 @@
 /** What gpumem doctor looks at on this host (all I/O); checks.ts judges it. Nothing here changes anything. */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsc, existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
-import { request, get } from 'node:http';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDaemonJson, RUNTIME_NAME } from '../daemon/daemon-json.js';
-import { dockerSocket } from '../docker/container-id.js';
+import { engineGet } from '../docker/container-id.js';
 import { gpuInventory } from '../ffi/native.js';
 import { agentPidfile, agentSocket, containerPaths, stateRoot } from '../layout.js';
 import { ledgerEntries } from '../ledger.js';
@@ -78,25 +78,15 @@ function daemonJson(path: string, expected: string): Facts['daemonJson'] {
 }
 
 /** GET /info of the local engine (2 s), as `docker info` shows it. */
-function dockerInfo(): Promise<Facts['dockerd']> {
-  const socket = dockerSocket();
-  if ('unreachable' in socket) return Promise.resolve({ unreachable: socket.unreachable });
-  return new Promise((done) => {
-    const req = request({ socketPath: socket.path, path: '/info', timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
-        try {
-          const i = JSON.parse(body) as { ServerVersion?: string; Runtimes?: Record<string, unknown>; DefaultRuntime?: string };
-          done({ version: i.ServerVersion ?? '?', runtimes: Object.keys(i.Runtimes ?? {}), defaultRuntime: i.DefaultRuntime ?? 'runc' });
-        } catch {
-          done({ unreachable: `${socket.path} answered ${res.statusCode} with no engine info` });
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer in 2 s')));
-    req.on('error', (e) => done({ unreachable: `${socket.path}: ${e.message}` }));
-    req.end();
-  });
+async function dockerInfo(): Promise<Facts['dockerd']> {
+  const r = await engineGet('/info', 2000);
+  if ('unreachable' in r) return r;
+  try {
+    const i = JSON.parse(r.body) as { ServerVersion?: string; Runtimes?: Record<string, unknown>; DefaultRuntime?: string };
+    return { version: i.ServerVersion ?? '?', runtimes: Object.keys(i.Runtimes ?? {}), defaultRuntime: i.DefaultRuntime ?? 'runc' };
+  } catch {
+    return { unreachable: `the Docker API answered ${r.status} with no engine info` };
+  }
 }
 
 /**

@@ -70,3 +70,13 @@ def run_under_limit(cmds, limit, env_extra=None, state_dir=None, stagger_s=0):
         r["exit"] = p.returncode
         results.append(r)
     return results, s.proc_peak, s.device_peak
+
+
+def finish(path, rows):
+    """Writes the rows (each with an "ok") as JSON lines to path, prints the tally, exits 1 if one failed."""
+    import sys
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    print(f"{sum(r['ok'] for r in rows)} passed, {sum(not r['ok'] for r in rows)} failed")
+    sys.exit(0 if all(r["ok"] for r in rows) else 1)

@@ -17,7 +17,7 @@ nvcc -O2 -o /tmp/gpumem_family_fill test/gpu/family_fill.cu -lcuda
 exec python3 - "$out" <<'EOF'
 import json, os, shutil, sys
 sys.path.insert(0, "test/gpu")
-from hostview import run_under_limit  # noqa: E402
+from hostview import finish, run_under_limit  # noqa: E402
 from host_region import MIB, report, state_dir  # noqa: E402
 
 out = sys.argv[1]
@@ -47,9 +47,5 @@ for name, cmd in workloads:
                      error=r.get("error"), exit=r.get("exit"), stderr=r.get("stderr"), ok=ok))
     print(json.dumps(rows[-1]), flush=True)
     shutil.rmtree(d, ignore_errors=True)
-with open(os.path.join(out, "peak.jsonl"), "w") as f:
-    for r in rows:
-        f.write(json.dumps(r) + "\n")
-print(f"{sum(r['ok'] for r in rows)} passed, {sum(not r['ok'] for r in rows)} failed")
-sys.exit(0 if all(r["ok"] for r in rows) else 1)
+finish(os.path.join(out, "peak.jsonl"), rows)
 EOF

@@ -15,7 +15,7 @@ nvcc -O2 -o /tmp/gpumem_family_fill test/gpu/family_fill.cu -lcuda
 exec python3 - "$out" <<'EOF2'
 import json, os, shutil, subprocess, sys, time
 sys.path.insert(0, "test/gpu")
-from hostview import NVSMI_ENV, _smi  # noqa: E402
+from hostview import _smi, finish  # noqa: E402
 from host_region import MIB, processes, report, state_dir  # noqa: E402
 
 out = sys.argv[1]
@@ -54,9 +54,5 @@ for p in procs + [c]:
     p.kill()
     p.wait()
 shutil.rmtree(d, ignore_errors=True)
-with open(os.path.join(out, "slots.jsonl"), "w") as f:
-    for r in rows:
-        f.write(json.dumps(r) + "\n")
-print(f"{sum(r['ok'] for r in rows)} passed, {sum(not r['ok'] for r in rows)} failed")
-sys.exit(0 if all(r["ok"] for r in rows) else 1)
+finish(os.path.join(out, "slots.jsonl"), rows)
 EOF2

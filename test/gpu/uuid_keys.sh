@@ -17,7 +17,7 @@ uuid=$(env -u LD_PRELOAD nvidia-smi --query-gpu=uuid --format=csv,noheader | hea
 exec python3 - "$out" "$uuid" <<'EOF'
 import ctypes, json, os, sys, tempfile
 sys.path.insert(0, "test/gpu")
-from hostview import run_under_limit  # noqa: E402
+from hostview import finish, run_under_limit  # noqa: E402
 
 out, uuid = sys.argv[1:3]
 LIMIT_MIB, BLOCK_MIB, MIB = 2048, 256, 1 << 20
@@ -63,9 +63,5 @@ for case, config_uuid, visible in cases:
                          proc_peak_mib=proc_peak, device_peak_mib=dev_peak, total=r.get("total"),
                          error=r.get("error"), exit=r.get("exit"), stderr=r.get("stderr"), ok=ok))
         print(json.dumps(rows[-1]), flush=True)
-with open(os.path.join(out, "uuid.jsonl"), "w") as f:
-    for r in rows:
-        f.write(json.dumps(r) + "\n")
-print(f"{sum(r['ok'] for r in rows)} passed, {sum(not r['ok'] for r in rows)} failed")
-sys.exit(0 if all(r["ok"] for r in rows) else 1)
+finish(os.path.join(out, "uuid.jsonl"), rows)
 EOF
